@@ -1,0 +1,1 @@
+"""Benchmarks and the naive baseline they compare against."""

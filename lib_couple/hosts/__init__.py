@@ -1,0 +1,1 @@
+"""Host adapters: thin layers between a host's attention hooks and the regional engine."""

@@ -1,0 +1,1 @@
+"""Test doubles of host pieces, written from the facts in shared/FORGE_FACTS.md."""
