@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import torch
+import torch.nn.functional as F
 
 from lib_couple.errors import CoupleError
 
@@ -205,9 +206,9 @@ def _layer_tensor(layer: MaskLayer, number: int, width: int, height: int) -> tor
         )
     tensor = torch.from_numpy(np.ascontiguousarray(data))
     if (mask_h, mask_w) != (height, width):
-        tensor = torch.nn.functional.interpolate(tensor[None, None], size=(height, width), mode="bilinear")[
-            0, 0
-        ]
+        # Painted masks have hard edges: keep them when enlarging, average when shrinking.
+        mode = "area" if mask_h >= height and mask_w >= width else "nearest-exact"
+        tensor = F.interpolate(tensor[None, None], size=(height, width), mode=mode)[0, 0]
     return tensor.clamp(0.0, 1.0) * _check_weight(layer.weight, where)
 
 

@@ -1,0 +1,140 @@
+"""The script's arguments as one typed model, in the peer extension's positional order.
+
+The UI returns its controls in this order, the API's `alwayson_scripts["forge couple"]["args"]`
+uses it, and the infotext keys are derived from the same fields, so none of them can drift.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, cast
+
+from lib_couple.errors import CoupleError
+from lib_couple.prompts import COMMON_SYNTAXES, CommonSyntax
+from lib_couple.regions import BACKGROUNDS, DIRECTIONS, Background, Direction
+
+Mode = Literal["Basic", "Advanced", "Mask"]
+MODES: tuple[Mode, ...] = ("Basic", "Advanced", "Mask")
+DEFAULT_MAPPING: tuple[tuple[float, ...], ...] = ((0.0, 0.5, 0.0, 1.0, 1.0), (0.5, 1.0, 0.0, 1.0, 1.0))
+
+
+def _default_mapping() -> list[Any]:
+    return [list(row) for row in DEFAULT_MAPPING]
+
+
+@dataclass(frozen=True)
+class CoupleParams:
+    """Every control of the Forge Couple accordion; field order is the API's argument order.
+
+    The first 17 fields are the peer's, in its order; fields after them are ours and optional.
+    """
+
+    enabled: bool = False
+    compatibility: bool = True  # skip the couple in the hires-fix pass
+    mode: Mode = "Basic"
+    separator: str = ""
+    direction: Direction = "Horizontal"
+    background: Background = "None"
+    background_weight: float = 0.5
+    mapping: list[Any] = field(default_factory=_default_mapping)  # Advanced rows or Mask layers
+    common_parser: CommonSyntax = "{ }"
+    common_debug: bool = False
+    def_in_prompt: bool = True
+    use_tile: bool = False
+    tile_h: int = 5
+    tile_v: int = 4
+    tile_threshold: float = 0.75
+    tile_replace: str = ""
+    debug: bool = False
+    strict_coverage: bool = False
+
+
+ARG_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CoupleParams))
+PEER_ARG_COUNT = 17
+
+
+def _bool(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise CoupleError(f"argument {name} must be true or false, got {value!r}")
+
+
+def _number(name: str, value: object, low: float, high: float) -> float:
+    try:
+        number = float(cast(Any, value))
+    except (TypeError, ValueError):
+        raise CoupleError(
+            f"argument {name} must be a number from {low:g} to {high:g}, got {value!r}"
+        ) from None
+    if isinstance(value, bool) or not math.isfinite(number) or not low <= number <= high:
+        raise CoupleError(f"argument {name} must be a number from {low:g} to {high:g}, got {value!r}")
+    return number
+
+
+def _choice(name: str, value: object, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise CoupleError(f"argument {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return cast(str, value)
+
+
+def parse_mapping_value(value: object) -> list[Any]:
+    """A mapping as the API, the UI's JSON text or the infotext gives it: a list, or its JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as error:
+            raise CoupleError(
+                f"the mapping is not valid JSON ({error.msg} at character {error.pos})"
+            ) from None
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise CoupleError(f"the mapping must be a list of regions, got {type(value).__name__}")
+    return value
+
+
+def params_from_args(args: Sequence[object]) -> CoupleParams:
+    """Validate positional script arguments (UI or API); missing trailing ones keep defaults.
+
+    `None` in an optional slot (the peer's API allows it for direction, background and weight)
+    also means the default.
+    """
+    if len(args) > len(ARG_NAMES):
+        raise CoupleError(f"Forge Couple takes at most {len(ARG_NAMES)} arguments, got {len(args)}")
+    defaults = CoupleParams()
+    given = {name: value for name, value in zip(ARG_NAMES, args, strict=False) if value is not None}
+    values: dict[str, Any] = {}
+    for name, value in given.items():
+        default = getattr(defaults, name)
+        if name == "mode":
+            values[name] = _choice(name, value, MODES)
+        elif name == "direction":
+            values[name] = _choice(name, value, DIRECTIONS)
+        elif name == "background":
+            values[name] = _choice(name, value, BACKGROUNDS)
+        elif name == "common_parser":
+            values[name] = _choice(name, value, COMMON_SYNTAXES)
+        elif name == "mapping":
+            values[name] = parse_mapping_value(value)
+        elif isinstance(default, bool):
+            values[name] = _bool(name, value)
+        elif name == "background_weight":
+            values[name] = _number(name, value, 0.0, 5.0)
+        elif name == "tile_threshold":
+            values[name] = _number(name, value, 0.0, 1.0)
+        elif name in ("tile_h", "tile_v"):
+            values[name] = int(_number(name, value, 1, 64))
+        elif isinstance(default, str):
+            if not isinstance(value, str):
+                raise CoupleError(f"argument {name} must be text, got {value!r}")
+            values[name] = value
+    return replace(defaults, **values)
+
+
+def params_to_args(params: CoupleParams) -> list[Any]:
+    return [getattr(params, name) for name in ARG_NAMES]

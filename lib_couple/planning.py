@@ -1,0 +1,77 @@
+"""From the script's parameters and the prompt to the regions of one image."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from lib_couple.errors import CoupleError
+from lib_couple.params import CoupleParams
+from lib_couple.prompts import expand_common_prompts, split_lines
+from lib_couple.regions import MaskLayer, RegionPlan, advanced_regions, basic_regions, mask_regions
+
+logger = logging.getLogger("forge_couple")
+
+
+def decode_mask_image(data: object, number: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """A mask from a PIL image, an array, or base64 PNG text (with or without a data: prefix)."""
+    where = f"mask {number}"
+    if isinstance(data, str):
+        text = data.split(",", 1)[1] if data.startswith("data:") else data
+        try:
+            data = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
+        except (ValueError, OSError):
+            raise CoupleError(f"{where} is not a base64-encoded PNG or JPEG image") from None
+    if isinstance(data, Image.Image):
+        return np.asarray(data.convert("L"), dtype=np.float32) / 255.0
+    if isinstance(data, np.ndarray):
+        array = data.astype(np.float32)
+        if array.ndim == 3:
+            array = array.mean(axis=2)
+        return array / 255.0 if array.max(initial=0.0) > 1.0 else array
+    raise CoupleError(f"{where} must be an image, got {type(data).__name__}")
+
+
+def mask_layers(mapping: Sequence[Any]) -> list[MaskLayer]:
+    """Mask-mode mapping entries `{"mask": image, "weight": w}` as layers."""
+    layers = []
+    for number, entry in enumerate(mapping, start=1):
+        if not isinstance(entry, dict) or "mask" not in entry:
+            raise CoupleError(
+                f'mask {number} must be {{"mask": <base64 PNG>, "weight": <number>}}, got {entry!r:.80}'
+            )
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise CoupleError(f"mask {number}: weight must be a number, got {weight!r}")
+        layers.append(MaskLayer(decode_mask_image(entry["mask"], number), float(weight)))
+    return layers
+
+
+def region_lines(params: CoupleParams, prompt: str) -> list[str]:
+    """The prompt's region lines after common prompts are expanded."""
+    expanded = expand_common_prompts(prompt, params.common_parser, params.def_in_prompt)
+    lines = split_lines(expanded, params.separator)
+    if params.common_debug:
+        logger.info("region lines: %s", lines)
+    return lines
+
+
+def plan_regions(params: CoupleParams, prompt: str, width: int, height: int) -> RegionPlan:
+    """The regions of one image of `width` x `height` for this prompt."""
+    lines = region_lines(params, prompt)
+    if params.mode == "Basic":
+        return basic_regions(
+            lines, width, height, params.direction, params.background, params.background_weight
+        )
+    if params.mode == "Advanced":
+        return advanced_regions(lines, params.mapping, width, height)
+    if params.mode == "Mask":
+        layers = mask_layers(params.mapping)
+        return mask_regions(lines, layers, width, height, params.background, params.background_weight)
+    raise CoupleError(f"unknown mode {params.mode!r}; use Basic, Advanced or Mask")
