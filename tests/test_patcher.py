@@ -290,3 +290,20 @@ def test_a_model_without_cross_attention_is_refused() -> None:
 def test_invalid_regions_raise_one_clear_error(region_conds, masks, message: str) -> None:
     with pytest.raises(CoupleError, match=message):
         AttentionCouple(region_conds, masks)
+
+
+def test_images_of_a_batch_can_use_different_regions() -> None:
+    from lib_couple.attention.couple import RegionalAttention, RegionSet
+
+    unet = make_patcher()
+    first = (conds([77, 77], seed=3), columns(128, 128, [0.5]))
+    second = (conds([77, 154, 77], seed=4), columns(128, 128, [0.25, 0.5]))
+    attention = RegionalAttention([RegionSet(*first), RegionSet(*second)], item_sets=[1, 0, 1])
+    x, context = inputs(6, (16, 16))
+    batched = run_unet(AttentionCouple.for_batch(attention).patch_unet(unet), x, context, [1, 0])
+    for item, (region_conds, masks) in enumerate([second, first, second]):
+        rows = [item, 3 + item]
+        alone = run_unet(
+            AttentionCouple(region_conds, masks).patch_unet(unet), x[rows], context[rows], [1, 0]
+        )
+        assert torch.allclose(batched[rows], alone, atol=1e-5)

@@ -35,12 +35,12 @@ def _repeat_tokens(t: torch.Tensor, length: int) -> torch.Tensor:
     return t if t.shape[1] == length else t.repeat(1, length // t.shape[1], 1)
 
 
-class RegionalAttention:
-    """Regions (a conditioning and a weight map each) applied to cross-attention calls.
+class RegionSet:
+    """Regions of one image (a conditioning and a weight map each) and their per-generation caches.
 
-    Constant work is cached for the generation: token weights per grid, and each layer's
-    projections of the region conditionings. Pixels no region covers fall back to the call's own
-    (whole-prompt) conditioning, unless `strict`.
+    Constant work is cached: token weights per grid, each layer's projections of the region
+    conditionings. Pixels no mask covers fall back to the call's own (whole-prompt)
+    conditioning, unless `strict`.
     """
 
     def __init__(self, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False) -> None:
@@ -57,10 +57,6 @@ class RegionalAttention:
         self.masks, self.has_fallback = add_fallback(masks.detach().float().cpu(), strict=strict)
         self._weights: dict[tuple[object, ...], TokenWeights] = {}
         self._kv: dict[tuple[object, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
-
-    @property
-    def num_regions(self) -> int:
-        return len(self.conds)
 
     def clear(self) -> None:
         """Drop the per-generation caches (token weights, projections)."""
@@ -89,6 +85,98 @@ class RegionalAttention:
                 self._kv[key] = [project(cond.to(device, dtype)) for cond in self.conds]
         return self._kv[key]
 
+    def cond_attention(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        *,
+        layer: Hashable,
+        project: Projection,
+        heads: int,
+        latent_hw: tuple[int, int],
+    ) -> torch.Tensor:
+        """Regional attention of cond rows; k and v are those rows' own (whole-prompt) context."""
+        weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
+        slots = list(self.region_kv(layer, project, q.device, q.dtype))
+        if self.has_fallback:
+            slots.append((k, v))
+        return regional_cross_attention(q, slots, weights, heads)
+
+    def composed_attention(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        *,
+        layer: Hashable,
+        project: Projection,
+        latent_hw: tuple[int, int],
+        cond_or_uncond: Sequence[int],
+        inner: InnerAttention,
+    ) -> torch.Tensor:
+        """Another extension's attention once per region over the whole batch, then blended.
+
+        Cond chunks get the region's keys and values, uncond chunks their own, so the inner
+        attention sees the batch layout it expects and its own effect is kept once. Every row
+        of the result is computed: uncond rows as the inner attention made them.
+        """
+        size = q.shape[0] // len(cond_or_uncond)
+        weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
+        base = inner(q, k, v)
+        outputs = []
+        for region_k, region_v in self.region_kv(layer, project, q.device, q.dtype):
+            length = math.lcm(k.shape[1], region_k.shape[1])
+            keys, values = [], []
+            for index, kind in enumerate(cond_or_uncond):
+                rows = slice(index * size, (index + 1) * size)
+                own_k, own_v = (region_k, region_v) if kind == COND else (k[rows], v[rows])
+                keys.append(_repeat_tokens(own_k, length).expand(size, -1, -1))
+                values.append(_repeat_tokens(own_v, length).expand(size, -1, -1))
+            outputs.append(inner(q, torch.cat(keys), torch.cat(values)))
+        if self.has_fallback:
+            outputs.append(base)
+        regional = blend(outputs, weights.weights)
+        for index, kind in enumerate(cond_or_uncond):
+            if kind != COND:
+                rows = slice(index * size, (index + 1) * size)
+                regional[rows] = base[rows]
+        return regional
+
+
+class RegionalAttention:
+    """The entry point hosts call: regional for cond rows, plain for uncond rows.
+
+    Each image of the batch uses one RegionSet (`item_sets[i]` indexes `sets`); images whose
+    prompts differ (wildcards) get their own regions. Without `item_sets` all use the first set.
+    """
+
+    def __init__(self, sets: Sequence[RegionSet], item_sets: Sequence[int] | None = None) -> None:
+        if not sets:
+            raise CoupleError("no region sets")
+        if item_sets is not None and any(not 0 <= i < len(sets) for i in item_sets):
+            raise CoupleError(f"item_sets {list(item_sets)} must index the {len(sets)} region sets")
+        self.sets = list(sets)
+        self.item_sets = list(item_sets) if item_sets is not None else None
+
+    @classmethod
+    def single(
+        cls, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False
+    ) -> RegionalAttention:
+        return cls([RegionSet(conds, masks, strict=strict)])
+
+    def clear(self) -> None:
+        for region_set in self.sets:
+            region_set.clear()
+
+    def _items_of(self, size: int) -> list[list[int]]:
+        """For each set, the positions in a chunk of `size` images that use it."""
+        if self.item_sets is None:
+            return [list(range(size))] + [[] for _ in self.sets[1:]]
+        if len(self.item_sets) != size:
+            raise CoupleError(f"regions were planned for {len(self.item_sets)} images, the batch has {size}")
+        return [[i for i, s in enumerate(self.item_sets) if s == index] for index in range(len(self.sets))]
+
     def __call__(
         self,
         q: torch.Tensor,
@@ -102,29 +190,32 @@ class RegionalAttention:
         cond_or_uncond: Sequence[int],
         inner: InnerAttention | None = None,
     ) -> torch.Tensor:
-        """Cross-attention of one call: regional for cond rows, plain for uncond rows.
-
-        q is the projected query `[B_total, N, inner]`, k and v the projected whole-prompt
-        context; the batch is `len(cond_or_uncond)` chunks of equal size.
-        """
+        """q is the projected query `[B_total, N, inner]`, k and v the projected context of the
+        call; the batch is `len(cond_or_uncond)` chunks of equal size (0 = cond, 1 = uncond)."""
         chunks = len(cond_or_uncond)
         if chunks == 0 or q.shape[0] % chunks:
             raise CoupleError(f"batch of {q.shape[0]} rows does not split into chunks {list(cond_or_uncond)}")
         size = q.shape[0] // chunks
-        weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
-        region_kv = self.region_kv(layer, project, q.device, q.dtype)
+        items = self._items_of(size)
         if inner is not None:
-            return self._composed(q, k, v, region_kv, weights, cond_or_uncond, size, inner)
+            return self._composed(q, k, v, items, layer, project, latent_hw, cond_or_uncond, inner)
         out = torch.empty_like(q)
         for index, kind in enumerate(cond_or_uncond):
-            rows = slice(index * size, (index + 1) * size)
-            if kind == COND:
-                slots = list(region_kv)
-                if self.has_fallback:
-                    slots.append((k[rows], v[rows]))
-                out[rows] = regional_cross_attention(q[rows], slots, weights, heads)
-            else:
-                out[rows] = multihead_attention(q[rows], k[rows], v[rows], heads)
+            start = index * size
+            if kind != COND:
+                chunk = slice(start, start + size)
+                out[chunk] = multihead_attention(q[chunk], k[chunk], v[chunk], heads)
+                continue
+            for region_set, positions in zip(self.sets, items, strict=True):
+                if not positions:
+                    continue
+                # A slice keeps the common case (one set for the whole batch) free of copies.
+                rows: slice | list[int] = (
+                    slice(start, start + size) if len(positions) == size else [start + p for p in positions]
+                )
+                out[rows] = region_set.cond_attention(
+                    q[rows], k[rows], v[rows], layer=layer, project=project, heads=heads, latent_hw=latent_hw
+                )
         return out
 
     def _composed(
@@ -132,34 +223,34 @@ class RegionalAttention:
         q: torch.Tensor,
         k: torch.Tensor,
         v: torch.Tensor,
-        region_kv: list[tuple[torch.Tensor, torch.Tensor]],
-        weights: TokenWeights,
+        items: list[list[int]],
+        layer: Hashable,
+        project: Projection,
+        latent_hw: tuple[int, int],
         cond_or_uncond: Sequence[int],
-        size: int,
         inner: InnerAttention,
     ) -> torch.Tensor:
-        """Run another extension's attention once per region over the whole batch, then blend.
-
-        The cond chunks get the region's keys and values, the uncond chunks their own; the inner
-        attention sees the batch layout it expects, so its own effect is kept once.
-        """
-        base = inner(q, k, v)
-        outputs = []
-        for region_k, region_v in region_kv:
-            length = math.lcm(k.shape[1], region_k.shape[1])
-            keys, values = [], []
+        size = q.shape[0] // len(cond_or_uncond)
+        out: torch.Tensor | None = None
+        for region_set, positions in zip(self.sets, items, strict=True):
+            if not positions:
+                continue
+            result = region_set.composed_attention(
+                q,
+                k,
+                v,
+                layer=layer,
+                project=project,
+                latent_hw=latent_hw,
+                cond_or_uncond=cond_or_uncond,
+                inner=inner,
+            )
+            if out is None:
+                out = result
+                continue
             for index, kind in enumerate(cond_or_uncond):
-                rows = slice(index * size, (index + 1) * size)
-                own_k, own_v = (region_k, region_v) if kind == COND else (k[rows], v[rows])
-                keys.append(_repeat_tokens(own_k, length).expand(size, -1, -1))
-                values.append(_repeat_tokens(own_v, length).expand(size, -1, -1))
-            outputs.append(inner(q, torch.cat(keys), torch.cat(values)))
-        if self.has_fallback:
-            outputs.append(base)
-        regional = blend(outputs, weights.weights)
-        out = base.clone()
-        for index, kind in enumerate(cond_or_uncond):
-            if kind == COND:
-                rows = slice(index * size, (index + 1) * size)
-                out[rows] = regional[rows]
+                if kind == COND:
+                    rows = [index * size + p for p in positions]
+                    out[rows] = result[rows]
+        assert out is not None  # some set has positions: every image has one
         return out

@@ -98,7 +98,7 @@ class DiffusersCouple:
         strict: bool = False,
         cond_or_uncond: Sequence[int] | None = None,
     ) -> None:
-        self.attention = RegionalAttention(conds, masks, strict=strict)
+        self.attention = RegionalAttention.single(conds, masks, strict=strict)
         self.cond_or_uncond = list(cond_or_uncond) if cond_or_uncond is not None else None
         self.latent_hw: tuple[int, int] = (0, 0)
         self._unet: nn.Module | None = None

@@ -145,7 +145,17 @@ class AttentionCouple:
     """
 
     def __init__(self, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False) -> None:
-        self.attention = RegionalAttention(conds, masks, strict=strict)
+        self._use(RegionalAttention.single(conds, masks, strict=strict))
+
+    @classmethod
+    def for_batch(cls, attention: RegionalAttention) -> AttentionCouple:
+        """A couple whose images use different regions (prompts that differ per image)."""
+        couple = cls.__new__(cls)
+        couple._use(attention)
+        return couple
+
+    def _use(self, attention: RegionalAttention) -> None:
+        self.attention = attention
         self.layers: dict[LayerKey, nn.Module] = {}
 
     def patch_unet(self, unet: _Patcher) -> _Patcher:
