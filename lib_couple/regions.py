@@ -69,14 +69,28 @@ def _check_size(width: int, height: int) -> None:
         raise CoupleError(f"image size {width}x{height} is too small; width and height must be at least 8")
 
 
-def _check_weight(weight: float, what: str) -> float:
-    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not math.isfinite(weight):
-        raise CoupleError(f"{what}: weight {weight!r} is not a number; use a value from 0 to {MAX_WEIGHT:g}")
-    if not 0.0 <= weight <= MAX_WEIGHT:
+def _finite(value: object) -> float | None:
+    """The value as a finite float, or None for anything else (bools, text, NaN, huge integers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _check_weight(weight: object, what: str) -> float:
+    number = _finite(weight)
+    if number is None:
         raise CoupleError(
-            f"{what}: weight {weight:g} is outside 0..{MAX_WEIGHT:g}; use a value in that range"
+            f"{what}: weight {weight!r:.40} is not a number; use a value from 0 to {MAX_WEIGHT:g}"
         )
-    return float(weight)
+    if not 0.0 <= number <= MAX_WEIGHT:
+        raise CoupleError(
+            f"{what}: weight {number:g} is outside 0..{MAX_WEIGHT:g}; use a value in that range"
+        )
+    return number
 
 
 def _span(start: float, end: float, size: int) -> tuple[int, int]:
@@ -142,7 +156,11 @@ def basic_regions(
 
 def parse_mapping(mapping: object) -> list[AdvancedRow]:
     """Validate an Advanced mapping: a non-empty list of `[x1, x2, y1, y2, weight]` numbers."""
-    if not isinstance(mapping, (list, tuple)) or not mapping:
+    if not isinstance(mapping, (list, tuple)):
+        raise CoupleError(
+            f"the Advanced mapping is {type(mapping).__name__}, not a list of [x1, x2, y1, y2, weight] rows"
+        )
+    if not mapping:
         raise CoupleError(
             "the Advanced mapping is empty; add at least one region row [x1, x2, y1, y2, weight]"
         )
@@ -153,9 +171,10 @@ def parse_mapping(mapping: object) -> list[AdvancedRow]:
             raise CoupleError(f"{where} is {row!r}; write it as [x1, x2, y1, y2, weight] with 5 numbers")
         values = []
         for name, value in zip(("x1", "x2", "y1", "y2", "weight"), row, strict=True):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise CoupleError(f"{where}: {name} is {value!r}; it must be a finite number")
-            values.append(float(value))
+            number = _finite(value)
+            if number is None:
+                raise CoupleError(f"{where}: {name} is {value!r:.40}; it must be a finite number")
+            values.append(number)
         x1, x2, y1, y2, weight = values
         for name, value in (("x1", x1), ("x2", x2), ("y1", y1), ("y2", y2)):
             if not 0.0 <= value <= 1.0:
