@@ -171,10 +171,10 @@ def parse_mapping(mapping: object) -> list[AdvancedRow]:
             raise CoupleError(f"{where} is {row!r}; write it as [x1, x2, y1, y2, weight] with 5 numbers")
         values = []
         for name, value in zip(("x1", "x2", "y1", "y2", "weight"), row, strict=True):
-            number = _finite(value)
-            if number is None:
+            finite = _finite(value)
+            if finite is None:
                 raise CoupleError(f"{where}: {name} is {value!r:.40}; it must be a finite number")
-            values.append(number)
+            values.append(finite)
         x1, x2, y1, y2, weight = values
         for name, value in (("x1", x1), ("x2", x2), ("y1", y1), ("y2", y2)):
             if not 0.0 <= value <= 1.0:
