@@ -1,0 +1,189 @@
+"""The script's hooks as plain logic over Forge's processing object (duck-typed, no Forge import).
+
+Order in a generation (FORGE_FACTS 4.3): `setup` once; per batch `before_process_batch`,
+`after_extra_networks_activate` (prompts without LoRA tags; again for hires conds) and
+`process_before_every_sampling` before each sampling pass (twice more with hires fix, each time
+on a fresh UNet); `postprocess` once at the end. Each pass patches a fresh clone, and the
+model is left unpatched after the generation whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from lib_couple.attention.couple import RegionalAttention, RegionSet
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.forge.model_support import model_kind, model_label
+from lib_couple.hosts.patcher import AttentionCouple
+from lib_couple.infotext import error_infotext, to_infotext
+from lib_couple.memory.attention_cache import AttentionCache, cache_key
+from lib_couple.params import CoupleParams, params_from_args
+from lib_couple.planning import plan_regions
+from lib_couple.regions import RegionPlan
+
+logger = logging.getLogger("forge_couple")
+
+
+class ForgeServices(Protocol):
+    """What the runner needs from Forge beyond the processing object."""
+
+    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
+        """One region line's cross-attention conditioning `[1, T, D]` with the model's encoders."""
+        ...
+
+    def conditioning_identity(self, sd_model: Any) -> Hashable:
+        """What else an encoding depends on: checkpoint, its LoRA state, clip skip."""
+        ...
+
+    def interrupt_on_error(self) -> bool: ...
+
+    def interrupt(self) -> None: ...
+
+
+@dataclass
+class _Patch:
+    forge_objects: Any
+    original_unet: Any
+    patched_unet: Any
+    couple: AttentionCouple
+
+
+class CoupleRunner:
+    """One per script instance (Forge makes one per tab); holds one generation's state."""
+
+    def __init__(self, services: ForgeServices, cache: AttentionCache[torch.Tensor] | None = None) -> None:
+        self.services = services
+        self.cache: AttentionCache[torch.Tensor] = cache or AttentionCache(64)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.params = CoupleParams()
+        self.error: str | None = None
+        self.plans: list[RegionPlan] = []
+        self.item_sets: list[int] = []
+        self.planned_for: tuple[tuple[str, ...], int, int] | None = None
+        self.network_state: str = ""
+        self._patches: list[_Patch] = []
+
+    # --- hooks ---
+
+    def setup(self, p: Any, args: Sequence[object]) -> None:
+        """Start a generation with the script's arguments (UI or API, in ARG_NAMES order)."""
+        self.restore()
+        self._reset()
+        try:
+            self.params = params_from_args(args)
+        except CoupleError as error:
+            self.params = CoupleParams(enabled=True)
+            self._fail(p, self.params, error)
+
+    def after_extra_networks_activate(
+        self, p: Any, prompts: Sequence[str], extra_network_data: object = None
+    ) -> None:
+        params = self.params
+        if not params.enabled or self.error or not self._supported(p, params):
+            return
+        self.network_state = repr(extra_network_data)
+        self._plan(p, params, list(prompts))
+
+    def process_before_every_sampling(self, p: Any, x: torch.Tensor) -> None:
+        params = self.params
+        if not params.enabled or self.error:
+            return
+        if params.compatibility and getattr(p, "is_hr_pass", False):
+            return
+        if getattr(p, "_ad_inner", False):
+            return  # ADetailer's inner passes paint a crop: the regions do not apply to it
+        if not self._supported(p, params):
+            return
+        if self.planned_for is None or self.planned_for[0] != tuple(p.prompts):
+            self._plan(p, params, list(p.prompts))
+            if self.error:
+                return
+        height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
+        try:
+            attention = RegionalAttention(
+                [
+                    RegionSet(
+                        self._encode(p.sd_model, plan.prompts, width, height),
+                        plan.masks,
+                        strict=params.strict_coverage,
+                    )
+                    for plan in self.plans
+                ],
+                self.item_sets,
+            )
+            couple = AttentionCouple.for_batch(attention)
+            forge_objects = p.sd_model.forge_objects
+            original = forge_objects.unet
+            patched = couple.patch_unet(original)
+        except CoupleError as error:
+            self._fail(p, params, error)
+            return
+        forge_objects.unet = patched
+        self._patches.append(_Patch(forge_objects, original, patched, couple))
+
+    def postprocess(self, p: Any) -> None:
+        self.restore()
+
+    # --- state ---
+
+    def restore(self) -> None:
+        """Put back every UNet this runner replaced and drop the per-generation caches."""
+        for patch in reversed(self._patches):
+            if patch.forge_objects.unet is patch.patched_unet:
+                patch.forge_objects.unet = patch.original_unet
+            patch.couple.clear()
+        self._patches = []
+
+    def _plan(self, p: Any, params: CoupleParams, prompts: list[str]) -> None:
+        key = (tuple(prompts), int(p.width), int(p.height))
+        if self.planned_for == key:
+            return
+        try:
+            distinct = list(dict.fromkeys(prompts))
+            self.plans = [plan_regions(params, prompt, int(p.width), int(p.height)) for prompt in distinct]
+            self.item_sets = [distinct.index(prompt) for prompt in prompts]
+        except CoupleError as error:
+            self._fail(p, params, error)
+            return
+        self.planned_for = key
+        p.extra_generation_params.update(to_infotext(params))
+
+    def _encode(self, sd_model: Any, lines: Sequence[str], width: int, height: int) -> list[torch.Tensor]:
+        identity = self.services.conditioning_identity(sd_model)
+
+        def encoded(line: str) -> torch.Tensor:
+            key = cache_key(identity, self.network_state, line, width, height)
+            return self.cache.get_or_compute(key, lambda: self.services.encode(sd_model, line, width, height))
+
+        return [encoded(line) for line in lines]
+
+    def _supported(self, p: Any, params: CoupleParams) -> bool:
+        """Whether the loaded model can be patched; if not, say so once and generate without regions."""
+        if model_kind(p.sd_model) is not None:
+            return True
+        self.error = (
+            f"Forge Couple supports SD1.5 and SDXL UNet models; {model_label(p.sd_model)} is not one, "
+            "so this image was generated without regions"
+        )
+        logger.warning(self.error)
+        p.comment(self.error)
+        for key in to_infotext(params):
+            p.extra_generation_params.pop(key, None)
+        return False
+
+    def _fail(self, p: Any, params: CoupleParams, error: CoupleError) -> None:
+        self.error = f"Forge Couple: {error}"
+        logger.error("%s", error)
+        for key in to_infotext(params):
+            p.extra_generation_params.pop(key, None)
+        p.extra_generation_params.update(error_infotext())
+        p.comment(self.error)
+        if self.services.interrupt_on_error():
+            self.services.interrupt()

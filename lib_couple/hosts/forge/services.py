@@ -1,0 +1,43 @@
+"""The runner's services backed by Forge itself: the thin layer that imports `modules.*`."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import torch
+
+
+class ForgeHostServices:
+    """Text encoding with the loaded model's own encoders, options and the interrupt."""
+
+    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
+        from modules.prompt_parser import SdConditioning
+
+        # SdConditioning carries the size that SDXL's conditioning reads.
+        cond = sd_model.get_learned_conditioning(SdConditioning([line], False, width, height, None))
+        if isinstance(cond, dict):
+            cond = cond["crossattn"]  # SDXL: the pooled vector stays the whole prompt's
+        tensor: torch.Tensor = cond[:1].detach()
+        return tensor
+
+    def conditioning_identity(self, sd_model: Any) -> Hashable:
+        from modules import shared
+
+        info = getattr(sd_model, "sd_checkpoint_info", None)
+        return (
+            getattr(info, "filename", None),
+            getattr(sd_model, "sd_model_hash", None),
+            id(sd_model),
+            getattr(shared.opts, "CLIP_stop_at_last_layers", 1),
+        )
+
+    def interrupt_on_error(self) -> bool:
+        from modules import shared
+
+        return bool(getattr(shared.opts, "fc_do_interrupt", True))
+
+    def interrupt(self) -> None:
+        from modules import shared
+
+        shared.state.interrupt()

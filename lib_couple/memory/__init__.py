@@ -1,0 +1,1 @@
+"""What the attention patch keeps between steps and generations, and its bookkeeping."""

@@ -1,0 +1,141 @@
+"""Doubles of Forge's processing object, loaded model and script services (FORGE_FACTS 4.3-4.7).
+
+`run_generation` calls the script's hooks in Forge's order and "samples" by calling the current
+`p.sd_model.forge_objects.unet` once per pass, as Forge's sampler reads it at call time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from tests.doubles.forge_unet import ModelPatcher, make_patcher, run_unet
+
+CONTEXT_DIM = 24
+
+
+def embed(text: str, tokens: int = 77) -> torch.Tensor:
+    """A deterministic fake text encoder: the same text gives the same conditioning."""
+    generator = torch.Generator().manual_seed(abs(hash(text)) % (2**31))
+    return torch.randn(1, tokens, CONTEXT_DIM, generator=generator)
+
+
+@dataclass
+class ForgeObjects:
+    unet: ModelPatcher
+
+    def shallow_copy(self) -> ForgeObjects:
+        return ForgeObjects(self.unet)
+
+
+class SdModel:
+    """A loaded checkpoint: flags as Forge sets them, encoders that count their calls."""
+
+    def __init__(self, flags: Sequence[str] = ("is_sd1",), sdxl_dict: bool = False) -> None:
+        for flag in flags:
+            setattr(self, flag, True)
+        self.sdxl_dict = sdxl_dict
+        self.encode_calls: list[str] = []
+        self.forge_objects_original = ForgeObjects(make_patcher(context_dim=CONTEXT_DIM))
+        self.forge_objects = self.forge_objects_original.shallow_copy()
+
+    def get_learned_conditioning(self, lines: list[str]) -> Any:
+        self.encode_calls.extend(lines)
+        cond = torch.cat([embed(line) for line in lines])
+        return {"crossattn": cond, "vector": torch.zeros(len(lines), 8)} if self.sdxl_dict else cond
+
+
+@dataclass
+class Processing:
+    prompt: str
+    sd_model: SdModel
+    width: int = 128
+    height: int = 128
+    batch_size: int = 1
+    n_iter: int = 1
+    enable_hr: bool = False
+    hr_scale: float = 1.5
+    prompts: list[str] = field(default_factory=list)
+    all_prompts: list[str] = field(default_factory=list)
+    extra_generation_params: dict[str, Any] = field(default_factory=dict)
+    comments: dict[str, int] = field(default_factory=dict)
+    is_hr_pass: bool = False
+
+    def comment(self, text: str) -> None:
+        self.comments[text] = 1
+
+
+class Services:
+    """The runner's ForgeServices over the doubles."""
+
+    def __init__(self, interrupt_on_error: bool = True) -> None:
+        self.interrupts = 0
+        self._interrupt_on_error = interrupt_on_error
+
+    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
+        cond = sd_model.get_learned_conditioning([line])
+        if isinstance(cond, dict):
+            cond = cond["crossattn"]
+        return cond[:1]
+
+    def conditioning_identity(self, sd_model: Any) -> Hashable:
+        return id(sd_model)
+
+    def interrupt_on_error(self) -> bool:
+        return self._interrupt_on_error
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
+
+
+@dataclass
+class Pass:
+    """What one sampling pass saw."""
+
+    unet: ModelPatcher
+    output: torch.Tensor
+    latent_hw: tuple[int, int]
+
+
+def sample_pass(p: Processing, latent_hw: tuple[int, int], seed: int) -> Pass:
+    generator = torch.Generator().manual_seed(seed)
+    rows = p.batch_size
+    x = torch.randn(2 * rows, 4, *latent_hw, generator=generator)
+    context = torch.cat([torch.cat([embed("")] * rows), torch.cat([embed(t) for t in p.prompts])])
+    unet = p.sd_model.forge_objects.unet
+    return Pass(unet, run_unet(unet, x, context, [1, 0]), latent_hw)
+
+
+def run_generation(
+    runner: Any, p: Processing, args: Sequence[object], fail_in_sampling: bool = False
+) -> list[Pass]:
+    """Forge's hook order for txt2img (img2img is the same around sampling)."""
+    passes: list[Pass] = []
+    runner.setup(p, list(args))
+    model = p.sd_model
+    for batch in range(p.n_iter):
+        model.forge_objects = model.forge_objects_original.shallow_copy()
+        p.prompts = (
+            p.all_prompts[batch * p.batch_size : (batch + 1) * p.batch_size] or [p.prompt] * p.batch_size
+        )
+        runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+        model.forge_objects = model.forge_objects_original.shallow_copy()
+        first = (p.height // 8, p.width // 8)
+        runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, *first))
+        if fail_in_sampling:
+            raise RuntimeError("sampler failed")
+        passes.append(sample_pass(p, first, seed=batch))
+        if p.enable_hr:
+            hires = (int(first[0] * p.hr_scale), int(first[1] * p.hr_scale))
+            runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+            p.is_hr_pass = True
+            for _ in range(2):  # Forge calls the hook twice in the hires pass, each on a fresh UNet
+                model.forge_objects = model.forge_objects_original.shallow_copy()
+                runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, *hires))
+            passes.append(sample_pass(p, hires, seed=100 + batch))
+            p.is_hr_pass = False
+    runner.postprocess(p)
+    return passes

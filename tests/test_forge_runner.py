@@ -1,0 +1,184 @@
+"""The Forge script's hook logic, driven in Forge's order through doubles of Forge's objects."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib_couple.hosts.forge.runner import CoupleRunner
+from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
+from lib_couple.infotext import from_infotext
+from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
+from tests.doubles.forge_processing import Processing, SdModel, Services, run_generation, sample_pass
+from tests.doubles.forge_unet import ModelPatcher
+
+PROMPT = "a red circle\na blue square"
+
+
+def args(**fields: object) -> list[object]:
+    return params_to_args(CoupleParams(enabled=True, **fields))  # type: ignore[arg-type]
+
+
+def is_patched(unet: ModelPatcher) -> bool:
+    return REPLACE_TABLE_KEY in unet.model_options["transformer_options"]
+
+
+def unpatched_after(model: SdModel) -> bool:
+    return model.forge_objects.unet is model.forge_objects_original.unet and not is_patched(
+        model.forge_objects.unet
+    )
+
+
+def setup(prompt: str = PROMPT, **options: object) -> tuple[CoupleRunner, Processing, Services]:
+    services = Services()
+    model = SdModel(flags=options.pop("flags", ("is_sd1",)))  # type: ignore[arg-type]
+    return CoupleRunner(services), Processing(prompt, model, **options), services  # type: ignore[arg-type]
+
+
+def test_txt2img_patches_the_sampling_and_leaves_the_model_unpatched() -> None:
+    runner, p, _ = setup()
+    passes = run_generation(runner, p, args())
+    assert len(passes) == 1
+    assert is_patched(passes[0].unet)
+    plain = sample_pass(p, passes[0].latent_hw, seed=0)
+    assert not is_patched(plain.unet)
+    assert (passes[0].output - plain.output).abs().max().item() > 1e-3
+    assert unpatched_after(p.sd_model)
+    restored = from_infotext({k: str(v) for k, v in p.extra_generation_params.items()})
+    assert restored["enabled"] is True
+    assert restored["mode"] == "Basic"
+
+
+def test_disabled_does_nothing() -> None:
+    runner, p, _ = setup()
+    passes = run_generation(runner, p, params_to_args(CoupleParams(enabled=False)))
+    assert not is_patched(passes[0].unet)
+    assert p.extra_generation_params == {}
+
+
+@pytest.mark.parametrize("compatibility", [True, False])
+def test_hires_pass_follows_the_compatibility_toggle(compatibility: bool) -> None:
+    runner, p, _ = setup(enable_hr=True, n_iter=2)
+    passes = run_generation(runner, p, args(compatibility=compatibility))
+    first_passes, hires_passes = passes[0::2], passes[1::2]
+    assert all(is_patched(pass_.unet) for pass_ in first_passes)  # every batch, not only the first
+    assert all(is_patched(pass_.unet) != compatibility for pass_ in hires_passes)
+    assert hires_passes[0].latent_hw == (24, 24)
+    assert unpatched_after(p.sd_model)
+
+
+def test_batch_items_with_different_prompts_get_their_own_regions() -> None:
+    runner, p, _ = setup(batch_size=2)
+    p.all_prompts = ["a red circle\na blue square", "a green circle\na yellow square\na white circle"]
+    passes = run_generation(runner, p, args())
+    assert is_patched(passes[0].unet)
+    assert runner.item_sets == [0, 1]
+    assert [len(plan.prompts) for plan in runner.plans] == [2, 3]
+
+
+def test_same_lines_are_not_encoded_again_in_the_next_generation() -> None:
+    runner, p, _ = setup()
+    run_generation(runner, p, args())
+    first = list(p.sd_model.encode_calls)
+    run_generation(runner, p, args())
+    assert first == ["a red circle", "a blue square"]
+    assert p.sd_model.encode_calls == first
+    assert runner.cache.stats.hits == 2
+
+
+def test_partial_api_arguments_use_the_defaults() -> None:
+    runner, p, _ = setup()
+    passes = run_generation(
+        runner, p, [True, True, "Advanced", "", None, None, None, [[0, 0.5, 0, 1, 1], [0.5, 1, 0, 1, 1]]]
+    )
+    assert is_patched(passes[0].unet)
+    assert runner.params.common_parser == CoupleParams().common_parser
+    assert len(ARG_NAMES) > 8
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fields", "message"),
+    [
+        ("a red circle", {}, "at least 2 prompt lines"),
+        (PROMPT, {"mode": "Advanced", "mapping": [[0, 1, 0, 1, 1]]}, "1 region rows but the prompt has 2"),
+        (PROMPT, {"mode": "Advanced", "mapping": [[0.5, 0.2, 0, 1, 1], [0, 1, 0, 1, 1]]}, "row 1"),
+        (PROMPT, {"mode": "Advanced", "mapping": []}, "empty"),
+        (
+            PROMPT,
+            {"mode": "Advanced", "mapping": [[0, 0.5, 0, 1, 1], [0, 0.5, 0, 1, 1]], "strict_coverage": True},
+            "covered by no region",
+        ),
+        (
+            PROMPT,
+            {"mode": "Mask", "mapping": [{"mask": "???", "weight": 1}, {"mask": "???", "weight": 1}]},
+            "base64",
+        ),
+    ],
+)
+def test_bad_input_is_reported_and_nothing_is_patched(
+    prompt: str, fields: dict[str, object], message: str
+) -> None:
+    runner, p, services = setup(prompt)
+    passes = run_generation(runner, p, args(**fields))
+    assert not any(is_patched(pass_.unet) for pass_ in passes)
+    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+    assert any(message in comment for comment in p.comments)
+    assert services.interrupts == 1
+    assert unpatched_after(p.sd_model)
+
+
+def test_bad_api_argument_types_are_reported_not_raised() -> None:
+    runner, p, services = setup()
+    run_generation(runner, p, [True, True, "Diagonal"])
+    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+    assert any("mode" in comment for comment in p.comments)
+    assert services.interrupts == 1
+
+
+@pytest.mark.parametrize("flags", [("is_flux",), ("is_sd3",), ()])
+def test_unsupported_models_generate_normally_with_a_message(flags: tuple[str, ...]) -> None:
+    runner, p, services = setup(flags=flags)
+    passes = run_generation(runner, p, args())
+    assert not is_patched(passes[0].unet)
+    assert "forge_couple" not in p.extra_generation_params
+    assert any("supports SD1.5 and SDXL" in comment for comment in p.comments)
+    assert services.interrupts == 0
+
+
+def test_sdxl_conditioning_dicts_are_used_by_their_crossattn() -> None:
+    runner, p, _ = setup(flags=("is_sdxl",))
+    p.sd_model.sdxl_dict = True
+    passes = run_generation(runner, p, args())
+    assert is_patched(passes[0].unet)
+
+
+def test_adetailer_inner_passes_are_skipped() -> None:
+    runner, p, _ = setup()
+    p._ad_inner = True  # type: ignore[attr-defined]
+    passes = run_generation(runner, p, args())
+    assert not is_patched(passes[0].unet)
+
+
+def test_a_failed_sampling_leaves_no_patch_behind_at_the_next_generation() -> None:
+    runner, p, _ = setup()
+    with pytest.raises(RuntimeError):
+        run_generation(runner, p, args(), fail_in_sampling=True)
+    assert is_patched(p.sd_model.forge_objects.unet)  # Forge did not reach postprocess
+    runner.setup(p, args())
+    assert unpatched_after(p.sd_model)
+
+
+def test_interrupt_setting_off_still_reports() -> None:
+    services = Services(interrupt_on_error=False)
+    runner = CoupleRunner(services)
+    p = Processing("only one line", SdModel())
+    run_generation(runner, p, args())
+    assert services.interrupts == 0
+    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+
+
+def test_trailing_empty_line_is_ignored() -> None:
+    runner, p, _ = setup(PROMPT + "\n")
+    passes = run_generation(runner, p, args())
+    assert is_patched(passes[0].unet)
+    assert torch.isfinite(passes[0].output).all()
