@@ -57,9 +57,16 @@ def to_infotext(params: CoupleParams) -> dict[str, Any]:
     return result
 
 
-def error_infotext() -> dict[str, Any]:
-    """What a generation whose regions were refused writes: the peer's marker."""
-    return {ENABLED_KEY: ERROR_VALUE}
+ERROR_MESSAGE_KEY = "forge_couple_error"
+
+
+def error_infotext(message: str) -> dict[str, Any]:
+    """What a generation whose regions were refused writes: the peer's marker and the reason.
+
+    The reason is no control to restore; it is there so that API users and anyone reading the
+    image's parameters see why.
+    """
+    return {ENABLED_KEY: ERROR_VALUE, ERROR_MESSAGE_KEY: message}
 
 
 def _parse_bool(text: str) -> bool | None:

@@ -121,7 +121,9 @@ def test_bad_input_is_reported_and_nothing_is_patched(
     runner, p, services = setup(prompt)
     passes = run_generation(runner, p, args(**fields))
     assert not any(is_patched(pass_.unet) for pass_ in passes)
-    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+    assert p.extra_generation_params["forge_couple"] == "ERROR"
+    assert message in p.extra_generation_params["forge_couple_error"]
+    assert set(p.extra_generation_params) == {"forge_couple", "forge_couple_error"}
     assert any(message in comment for comment in p.comments)
     assert services.interrupts == 1
     assert unpatched_after(p.sd_model)
@@ -130,7 +132,7 @@ def test_bad_input_is_reported_and_nothing_is_patched(
 def test_bad_api_argument_types_are_reported_not_raised() -> None:
     runner, p, services = setup()
     run_generation(runner, p, [True, True, "Diagonal"])
-    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+    assert p.extra_generation_params["forge_couple"] == "ERROR"
     assert any("mode" in comment for comment in p.comments)
     assert services.interrupts == 1
 
@@ -174,7 +176,7 @@ def test_interrupt_setting_off_still_reports() -> None:
     p = Processing("only one line", SdModel())
     run_generation(runner, p, args())
     assert services.interrupts == 0
-    assert p.extra_generation_params == {"forge_couple": "ERROR"}
+    assert p.extra_generation_params["forge_couple"] == "ERROR"
 
 
 def test_trailing_empty_line_is_ignored() -> None:

@@ -144,7 +144,7 @@ def test_every_written_key_is_restored_through_the_parameters_text(
 
 
 def test_error_marker_restores_as_not_enabled() -> None:
-    assert "enabled" not in from_infotext({k: str(v) for k, v in error_infotext().items()})
+    assert "enabled" not in from_infotext({k: str(v) for k, v in error_infotext("bad mapping").items()})
 
 
 @given(

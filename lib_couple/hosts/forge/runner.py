@@ -183,7 +183,7 @@ class CoupleRunner:
         logger.error("%s", error)
         for key in to_infotext(params):
             p.extra_generation_params.pop(key, None)
-        p.extra_generation_params.update(error_infotext())
+        p.extra_generation_params.update(error_infotext(str(error)))
         p.comment(self.error)
         if self.services.interrupt_on_error():
             self.services.interrupt()
