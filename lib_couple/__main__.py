@@ -1,0 +1,5 @@
+import sys
+
+from lib_couple.cli import main
+
+sys.exit(main())

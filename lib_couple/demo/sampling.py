@@ -1,0 +1,90 @@
+"""DDIM sampling with classifier-free guidance for the demo model (v-prediction, trailing timesteps)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from tqdm import tqdm
+
+from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
+from lib_couple.demo.model import DemoComponents
+
+# (latents [2B, C, h, w], timestep [], context [2B, T, D]) -> v-prediction [2B, C, h, w]
+VPredictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def trailing_timesteps(num_train_timesteps: int, steps: int) -> list[int]:
+    """Even timesteps starting at the last one (zero SNR): "Common Diffusion Noise Schedules are Flawed"."""
+    if not 1 <= steps <= num_train_timesteps:
+        raise ValueError(f"steps must be in [1, {num_train_timesteps}], got {steps}")
+    stride = num_train_timesteps / steps
+    return [round(num_train_timesteps - index * stride) - 1 for index in range(steps)]
+
+
+def ddim_step_v(latents: torch.Tensor, v: torch.Tensor, alpha: float, alpha_prev: float) -> torch.Tensor:
+    """One deterministic DDIM step (eta = 0) from a v-prediction; alphas are cumulative products."""
+    sqrt_alpha, sqrt_sigma = math.sqrt(alpha), math.sqrt(1.0 - alpha)
+    denoised = sqrt_alpha * latents - sqrt_sigma * v
+    noise = sqrt_alpha * v + sqrt_sigma * latents
+    return math.sqrt(alpha_prev) * denoised + math.sqrt(1.0 - alpha_prev) * noise
+
+
+def guided(uncond_v: torch.Tensor, cond_v: torch.Tensor, cfg: float) -> torch.Tensor:
+    """Classifier-free guidance."""
+    return uncond_v + cfg * (cond_v - uncond_v)
+
+
+def initial_latents(
+    batch: int, height: int, width: int, seed: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """Seeded Gaussian latents; drawn on the CPU so a seed gives the same image on every device."""
+    if height % VAE_SCALE or width % VAE_SCALE:
+        raise ValueError(f"height and width must be multiples of {VAE_SCALE}, got {height}x{width}")
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, LATENT_CHANNELS, height // VAE_SCALE, width // VAE_SCALE)
+    return torch.randn(shape, generator=generator).to(device=device, dtype=dtype)
+
+
+def unet_predictor(components: DemoComponents) -> VPredictor:
+    """The plain UNet call; attention processors installed on the UNet take effect here."""
+
+    def predict(latents: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = components.unet(latents, timestep, encoder_hidden_states=context).sample
+        return out
+
+    return predict
+
+
+@torch.no_grad()
+def sample(
+    components: DemoComponents,
+    cond: torch.Tensor,
+    uncond: torch.Tensor,
+    *,
+    height: int,
+    width: int,
+    steps: int,
+    cfg: float,
+    seed: int,
+    progress: bool = True,
+    predictor: VPredictor | None = None,
+) -> torch.Tensor:
+    """Normalised latents [B, 4, height/8, width/8] for `cond` [B, T, D]; decode with `decode_latents`.
+
+    Each step calls the model once on the batch [uncond, cond] (uncond [1 or B, T, D] is broadcast).
+    """
+    unet = components.unet
+    batch = cond.shape[0]
+    context = torch.cat([uncond.expand(batch, -1, -1), cond]).to(unet.device, unet.dtype)
+    predict = predictor or unet_predictor(components)
+    alphas = components.scheduler.alphas_cumprod.tolist()
+    timesteps = trailing_timesteps(len(alphas), steps)
+    latents = initial_latents(batch, height, width, seed, unet.dtype, unet.device)
+    for index, t in enumerate(tqdm(timesteps, desc="demo sampling", disable=not progress)):
+        v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
+        uncond_v, cond_v = v.chunk(2)
+        alpha_prev = alphas[timesteps[index + 1]] if index + 1 < steps else 1.0
+        latents = ddim_step_v(latents, guided(uncond_v, cond_v, cfg), alphas[t], alpha_prev)
+    return latents

@@ -1,0 +1,392 @@
+"""Train the demo model on synthetic shapes: VAE first, then UNet and text encoder jointly.
+
+    python -m lib_couple.demo.train --out lib_couple/demo/weights [--minutes N] [--resume]
+
+Stages keep their results in `--work-dir`. `--vae-minutes` and `--minutes` are each
+stage's total training time: a resumed run continues a stage from its checkpoint
+(weights, EMA, optimiser, step, RNG state) until its total is spent, and re-encodes the
+latent data set only when the VAE changed. `--export-only` writes the weights of the
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderTiny, DDIMScheduler
+from tqdm import tqdm
+
+from lib_couple.demo.architecture import (
+    NUM_TRAIN_TIMESTEPS,
+    build_scheduler,
+    build_text_encoder,
+    build_unet,
+    build_vae,
+)
+from lib_couple.demo.model import (
+    TEXT_ENCODER_FILE,
+    UNET_FILE,
+    VAE_FILE,
+    embed_tokens,
+    normalise_latents,
+    save_module,
+    save_vae,
+    tokenize,
+)
+from lib_couple.demo.shapes import make_batch
+from lib_couple.demo.tokenizer import build_tokenizer
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out: Path
+    work_dir: Path
+    minutes: float
+    vae_minutes: float
+    resume: bool
+    seed: int = 0
+    vae_batch: int = 16
+    vae_size: int = 64
+    vae_lr: float = 2e-3
+    low_res_count: int = 3000  # 128 px images, 16 x 16 latents
+    high_res_count: int = 400  # 256 px images, 32 x 32 latents
+    batch: int = 24
+    high_res_batch: int = 16
+    high_res_every: int = 4  # one step in this many uses 32 x 32 latents, so 256 px works too
+    lr: float = 6e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.999
+    caption_dropout: float = 0.1
+    checkpoint_seconds: float = 120.0
+    export_only: bool = False
+    log_every: int = 100
+
+
+@dataclass(frozen=True)
+class LatentSet:
+    """Normalised latents and the token ids of their captions."""
+
+    latents: torch.Tensor
+    ids: torch.Tensor
+
+
+def linear_warmup(step: int, warmup: int) -> float:
+    """Learning-rate factor: linear ramp, then constant (the EMA does the averaging)."""
+    return min(1.0, (step + 1) / warmup)
+
+
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter."""
+    with torch.no_grad():
+        for target, source in zip(ema.parameters(), model.parameters(), strict=False):
+            target.lerp_(source, 1.0 - decay)
+
+
+def _save_atomic(payload: object, path: Path) -> None:
+    # A crash while writing must not destroy the previous checkpoint.
+    partial = path.with_suffix(".partial")
+    torch.save(payload, partial)
+    os.replace(partial, path)
+
+
+def cosine_lr(base: float, fraction: float, floor: float = 0.05) -> float:
+    """Cosine decay from `base` to `floor * base` as `fraction` goes from 0 to 1."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * fraction)))
+
+
+def train_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:
+    """Reconstruct random shape crops for `vae_minutes` in all; L1 keeps edges sharper than MSE alone.
+
+    Returns the VAE and its step count (latents encoded by an older VAE are stale).
+    """
+    torch.manual_seed(config.seed)
+    vae = build_vae()
+    optimiser = torch.optim.AdamW(vae.parameters(), lr=config.vae_lr, weight_decay=0.0)
+    checkpoint_path = config.work_dir / "vae_checkpoint.pt"
+    step, spent = 0, 0.0
+    if config.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=False)
+        vae.load_state_dict(state["vae"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, spent = int(state["step"]), float(state["seconds"])
+        print(f"vae: resumed at step {step} after {spent / 60:.1f} min")
+    budget = config.vae_minutes * 60.0
+    start = time.monotonic() - spent
+    progress = tqdm(desc="vae", unit="step", initial=step, mininterval=20.0, file=sys.stdout)
+    while (elapsed := time.monotonic() - start) < budget:
+        # Decay over the time budget: the number of steps is not known in advance.
+        for group in optimiser.param_groups:
+            group["lr"] = cosine_lr(config.vae_lr, elapsed / budget)
+        # Batches depend only on the step, so a resumed run sees the same data.
+        images, _ = make_batch(config.seed * 1_000_003 + step, config.vae_batch, config.vae_size)
+        target = torch.from_numpy(images)
+        decoded = vae.decode(vae.encode(target).latents).sample
+        mse = F.mse_loss(decoded, target)
+        loss = mse + F.l1_loss(decoded, target)
+        optimiser.zero_grad(set_to_none=True)
+        torch.autograd.backward(loss)
+        optimiser.step()
+        step += 1
+        progress.update(1)
+        if step % config.log_every == 0:
+            progress.write(f"vae step {step} mse {mse.item():.5f} ({elapsed / 60:.1f} min)")
+    progress.close()
+    state = {
+        "vae": vae.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "step": step,
+        "seconds": time.monotonic() - start,
+    }
+    _save_atomic(state, checkpoint_path)
+    return vae.eval().requires_grad_(False), step
+
+
+@torch.no_grad()
+def encode_dataset(
+    vae: AutoencoderTiny, seed: int, count: int, size: int, chunk: int = 32
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw latents and token ids of `count` fresh scenes at `size` px."""
+    tokenizer = build_tokenizer()
+    vae.to(memory_format=torch.channels_last)  # about 1.6x faster convolutions on CPU
+    latents: list[torch.Tensor] = []
+    ids: list[torch.Tensor] = []
+    for index in tqdm(range(0, count, chunk), desc=f"encode {size}px", mininterval=20.0, file=sys.stdout):
+        images, captions = make_batch(seed + index, min(chunk, count - index), size)
+        batch = torch.from_numpy(images).to(memory_format=torch.channels_last)
+        latents.append(vae.encode(batch).latents.contiguous())
+        ids.append(tokenize(tokenizer, captions))
+    vae.to(memory_format=torch.contiguous_format)
+    return torch.cat(latents), torch.cat(ids)
+
+
+def build_latent_sets(
+    config: TrainConfig, vae: AutoencoderTiny
+) -> tuple[LatentSet, LatentSet, AutoencoderTiny]:
+    """Encode both resolutions and set the VAE's normalisation from their statistics."""
+    low, low_ids = encode_dataset(vae, 10_000_000 + config.seed, config.low_res_count, 128)
+    high, high_ids = encode_dataset(vae, 20_000_000 + config.seed, config.high_res_count, 256)
+    flat = torch.cat([low.flatten(), high.flatten()])
+    vae.register_to_config(scaling_factor=float(1.0 / flat.std()), shift_factor=float(flat.mean()))
+    return (
+        LatentSet(normalise_latents(vae, low), low_ids),
+        LatentSet(normalise_latents(vae, high), high_ids),
+        vae,
+    )
+
+
+def diffusion_loss(
+    unet: torch.nn.Module,
+    text_encoder: torch.nn.Module,
+    scheduler: DDIMScheduler,
+    latents: torch.Tensor,
+    ids: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """MSE of the UNet's v-prediction at uniformly drawn timesteps."""
+    noise = torch.randn(latents.shape, generator=generator)
+    timesteps = torch.randint(0, NUM_TRAIN_TIMESTEPS, (latents.shape[0],), generator=generator)
+    noisy = scheduler.add_noise(latents, noise, timesteps)
+    target = scheduler.get_velocity(latents, noise, timesteps)
+    context = embed_tokens(text_encoder, ids)
+    prediction = unet(noisy, timesteps, encoder_hidden_states=context).sample
+    return F.mse_loss(prediction, target)
+
+
+def train_unet(
+    config: TrainConfig, low: LatentSet, high: LatentSet
+) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Joint UNet + text encoder training for `config.minutes` in all; returns the EMA copies."""
+    torch.manual_seed(config.seed)
+    unet = build_unet().train()
+    text_encoder = build_text_encoder().train()
+    ema_unet = copy.deepcopy(unet).eval().requires_grad_(False)
+    ema_text = copy.deepcopy(text_encoder).eval().requires_grad_(False)
+    parameters = list(unet.parameters()) + list(text_encoder.parameters())
+    optimiser = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    generator = torch.Generator().manual_seed(config.seed)
+    scheduler = build_scheduler()
+    uncond_ids = tokenize(build_tokenizer(), [""])[0]
+    step, spent = 0, 0.0
+    checkpoint_path = config.work_dir / "unet_checkpoint.pt"
+    if config.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=False)
+        unet.load_state_dict(state["unet"])
+        text_encoder.load_state_dict(state["text_encoder"])
+        ema_unet.load_state_dict(state["ema_unet"])
+        ema_text.load_state_dict(state["ema_text_encoder"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step, spent = int(state["step"]), float(state["seconds"])
+        print(f"unet: resumed at step {step} after {spent / 60:.1f} min")
+
+    def save_checkpoint() -> None:
+        _save_atomic(
+            {
+                "unet": unet.state_dict(),
+                "text_encoder": text_encoder.state_dict(),
+                "ema_unet": ema_unet.state_dict(),
+                "ema_text_encoder": ema_text.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "seconds": time.monotonic() - start,
+            },
+            checkpoint_path,
+        )
+
+    start = time.monotonic() - spent
+    last_save = time.monotonic()
+    running = 0.0
+    progress = tqdm(desc="unet", unit="step", initial=step, mininterval=20.0, file=sys.stdout)
+    while time.monotonic() - start < config.minutes * 60.0:
+        data, batch = (
+            (high, config.high_res_batch)
+            if step % config.high_res_every == config.high_res_every - 1
+            else (low, config.batch)
+        )
+        index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
+        ids = data.ids[index].clone()
+        dropped = torch.rand(batch, generator=generator) < config.caption_dropout
+        ids[dropped] = uncond_ids
+        for group in optimiser.param_groups:
+            group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
+        loss = diffusion_loss(unet, text_encoder, scheduler, data.latents[index], ids, generator)
+        optimiser.zero_grad(set_to_none=True)
+        torch.autograd.backward(loss)
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimiser.step()
+        # Short EMA warm-up so early checkpoints are not dominated by the random init.
+        decay = min(config.ema_decay, (1.0 + step) / (10.0 + step))
+        ema_update(ema_unet, unet, decay)
+        ema_update(ema_text, text_encoder, decay)
+        step += 1
+        running += loss.item()
+        progress.update(1)
+        if step % config.log_every == 0:
+            progress.write(
+                f"unet step {step} loss {running / config.log_every:.4f} "
+                f"({(time.monotonic() - start) / 60:.1f} min)"
+            )
+            running = 0.0
+        if time.monotonic() - last_save > config.checkpoint_seconds:
+            save_checkpoint()
+            last_save = time.monotonic()
+    progress.close()
+    save_checkpoint()
+    return ema_unet, ema_text
+
+
+def export_checkpoint(config: TrainConfig) -> None:
+    """Write the EMA weights of the last UNet checkpoint (and the VAE) without training."""
+    state = torch.load(config.work_dir / "latents.pt", weights_only=True)
+    vae = build_vae(float(state["scaling_factor"]), float(state["shift_factor"]))
+    vae.load_state_dict(torch.load(config.work_dir / "vae_checkpoint.pt", weights_only=False)["vae"])
+    save_vae(vae, config.out / VAE_FILE)
+    checkpoint = torch.load(config.work_dir / "unet_checkpoint.pt", weights_only=False)
+    unet, text_encoder = build_unet(), build_text_encoder()
+    unet.load_state_dict(checkpoint["ema_unet"])
+    text_encoder.load_state_dict(checkpoint["ema_text_encoder"])
+    save_module(unet, config.out / UNET_FILE)
+    save_module(text_encoder, config.out / TEXT_ENCODER_FILE)
+    print(f"exported step {checkpoint['step']} ({checkpoint['seconds'] / 60:.1f} min) to {config.out}")
+
+
+def run(config: TrainConfig) -> None:
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    vae, vae_step = train_vae(config)
+    latents_path = config.work_dir / "latents.pt"
+    saved = torch.load(latents_path, weights_only=True) if config.resume and latents_path.is_file() else None
+    if saved is not None and int(saved["vae_step"]) == vae_step:
+        vae.register_to_config(
+            scaling_factor=float(saved["scaling_factor"]), shift_factor=float(saved["shift_factor"])
+        )
+        low = LatentSet(saved["low"], saved["low_ids"])
+        high = LatentSet(saved["high"], saved["high_ids"])
+        print("latents: reusing encoded data set")
+    else:
+        low, high, vae = build_latent_sets(config, vae)
+        _save_atomic(
+            {
+                "low": low.latents,
+                "low_ids": low.ids,
+                "high": high.latents,
+                "high_ids": high.ids,
+                "scaling_factor": torch.tensor(float(vae.config.scaling_factor)),
+                "shift_factor": torch.tensor(float(vae.config.shift_factor)),
+                "vae_step": torch.tensor(vae_step),
+            },
+            latents_path,
+        )
+    print(f"latent normalisation: scale {vae.config.scaling_factor:.4f} shift {vae.config.shift_factor:.4f}")
+    save_vae(vae, config.out / VAE_FILE)
+    unet, text_encoder = train_unet(config, low, high)
+    save_module(unet, config.out / UNET_FILE)
+    save_module(text_encoder, config.out / TEXT_ENCODER_FILE)
+    print(f"weights written to {config.out}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for the safetensors weights")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=40.0,
+        help="UNet training time in all (a resumed run continues until then)",
+    )
+    parser.add_argument("--vae-minutes", type=float, default=12.0, help="VAE training time in all")
+    parser.add_argument("--resume", action="store_true", help="reuse finished stages and the last checkpoint")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "forge_couple_demo_train",
+        help="checkpoints",
+    )
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--export-only", action="store_true", help="write weights from the last checkpoint")
+    parser.add_argument("--low-res-count", type=int, default=TrainConfig.low_res_count, help="128 px scenes")
+    parser.add_argument(
+        "--high-res-count", type=int, default=TrainConfig.high_res_count, help="256 px scenes"
+    )
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    return TrainConfig(
+        out=args.out,
+        work_dir=args.work_dir,
+        minutes=args.minutes,
+        vae_minutes=args.vae_minutes,
+        resume=args.resume,
+        seed=args.seed,
+        low_res_count=args.low_res_count,
+        high_res_count=args.high_res_count,
+        export_only=args.export_only,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(argv)
+    if config.export_only:
+        export_checkpoint(config)
+    else:
+        run(config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The standalone host: regional generation with diffusers parts, without Forge.
+
+It backs the command line and the standalone web app. The model is the embedded demo model;
+the couple runs through the diffusers adapter, installed only for the sampling and removed
+afterwards whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.diffusers_host import DiffusersCouple
+from lib_couple.infotext import format_parameters, to_infotext
+from lib_couple.params import CoupleParams
+from lib_couple.planning import plan_regions
+from lib_couple.regions import RegionPlan
+
+logger = logging.getLogger("forge_couple")
+
+MODEL_NAME = "forge-couple-demo"
+MAX_SIDE = 2048
+UNCOND, COND = 1, 0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A txt2img request as the CLI and the web app make it."""
+
+    prompt: str
+    negative: str = ""
+    width: int = 256
+    height: int = 256
+    steps: int = 20
+    cfg: float = 5.0
+    seed: int = 1
+    couple: CoupleParams = field(default_factory=CoupleParams)
+
+    def validate(self) -> None:
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value % 8 or not 8 <= value <= MAX_SIDE:
+                raise CoupleError(f"{name} must be a multiple of 8 from 8 to {MAX_SIDE}, got {value}")
+        if not 1 <= self.steps <= 150:
+            raise CoupleError(f"steps must be from 1 to 150, got {self.steps}")
+        if not 0.0 <= self.cfg <= 30.0:
+            raise CoupleError(f"CFG scale must be from 0 to 30, got {self.cfg}")
+
+    def regions(self) -> RegionPlan | None:
+        """The validated regions, or None when the couple is off; raises CoupleError."""
+        self.validate()
+        if not self.couple.enabled:
+            return None
+        return plan_regions(self.couple, self.prompt, self.width, self.height)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    image: Image.Image
+    parameters: str
+
+
+def to_pil(images: torch.Tensor) -> Image.Image:
+    """The first image of `[N, 3, H, W]` in [0, 1]."""
+    array = (images[0].permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
+    return Image.fromarray(array)
+
+
+def parameters_text(request: GenerationRequest) -> str:
+    values: dict[str, Any] = {
+        "Steps": request.steps,
+        "Sampler": "DDIM",
+        "CFG scale": request.cfg,
+        "Seed": request.seed,
+        "Size": f"{request.width}x{request.height}",
+        "Model": MODEL_NAME,
+    }
+    if request.couple.enabled:
+        values.update(to_infotext(request.couple))
+    return format_parameters(request.prompt, request.negative, values)
+
+
+def generate(model: DemoComponents, request: GenerationRequest, *, progress: bool = True) -> GenerationResult:
+    """One image; with the couple enabled each prompt line drives its region."""
+    plan = request.regions()
+    cond = encode_prompts(model, [request.prompt])
+    uncond = encode_prompts(model, [request.negative])
+
+    def run() -> torch.Tensor:
+        return sample(
+            model,
+            cond,
+            uncond,
+            height=request.height,
+            width=request.width,
+            steps=request.steps,
+            cfg=request.cfg,
+            seed=request.seed,
+            progress=progress,
+        )
+
+    if plan is None:
+        latents = run()
+    else:
+        encoded = encode_prompts(model, list(plan.prompts))
+        region_conds = [encoded[index : index + 1] for index in range(encoded.shape[0])]
+        couple = DiffusersCouple(
+            region_conds, plan.masks, strict=request.couple.strict_coverage, cond_or_uncond=[UNCOND, COND]
+        )
+        with couple.applied(model.unet):
+            latents = run()
+    return GenerationResult(to_pil(decode_latents(model, latents)), parameters_text(request))

@@ -1,0 +1,66 @@
+"""Forge Couple's Forge script: declares the UI and hands each hook's values to lib_couple."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from modules import scripts, shared
+
+from lib_couple.config import load_defaults
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.forge import settings
+from lib_couple.hosts.forge.runner import CoupleRunner
+from lib_couple.hosts.forge.services import ForgeHostServices
+from lib_couple.memory.attention_cache import AttentionCache
+from lib_couple.params import CoupleParams
+from lib_couple.ui import build_couple_ui
+
+logger = logging.getLogger("forge_couple")
+settings.register()
+
+# Encoded region lines, shared by the txt2img and img2img instances for the whole session.
+CONDITIONING_CACHE: AttentionCache[Any] = AttentionCache(int(settings.option("fc_cache_entries")))
+
+
+def _defaults() -> CoupleParams:
+    path = getattr(shared.cmd_opts, "forge_couple_config", None)
+    try:
+        return load_defaults(Path(path) if path else None)
+    except CoupleError as error:
+        logger.error("%s; using the built-in defaults", error)
+        return CoupleParams()
+
+
+class ForgeCouple(scripts.Script):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.runner = CoupleRunner(ForgeHostServices(), CONDITIONING_CACHE)
+
+    def title(self) -> str:
+        return "Forge Couple"
+
+    def show(self, is_img2img: bool) -> Any:
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img: bool) -> list[Any]:
+        # Forge calls ui() more than once (API defaults, Reload UI): it builds fresh components
+        # every time and keeps no generation input on the server.
+        couple_ui = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i", defaults=_defaults())
+        self.infotext_fields = couple_ui.infotext_fields
+        self.paste_field_names = couple_ui.paste_field_names
+        return couple_ui.controls
+
+    def setup(self, p: Any, *args: Any) -> None:
+        CONDITIONING_CACHE.resize(int(settings.option("fc_cache_entries")))
+        self.runner.setup(p, args)
+
+    def after_extra_networks_activate(self, p: Any, *args: Any, **kwargs: Any) -> None:
+        self.runner.after_extra_networks_activate(p, kwargs["prompts"], kwargs.get("extra_network_data"))
+
+    def process_before_every_sampling(self, p: Any, *args: Any, **kwargs: Any) -> None:
+        self.runner.process_before_every_sampling(p, kwargs["x"])
+
+    def postprocess(self, p: Any, processed: Any, *args: Any) -> None:
+        self.runner.postprocess(p)

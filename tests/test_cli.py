@@ -1,0 +1,62 @@
+"""The command line's argument handling: one clear line and exit status 2 for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib_couple.cli import EXIT_USAGE, build_parser, couple_params, main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--prompt", "a\\nb", "--width", "13"], "width must be a multiple of 8"),
+        (["generate", "--prompt", "a\\nb", "--steps", "0"], "positive whole number"),
+        (["generate", "--prompt", "a"], "at least 2 prompt lines"),
+        (["generate", "--prompt", "a\\nb", "--mode", "advanced"], "needs --mapping"),
+        (
+            ["generate", "--prompt", "a\\nb", "--mode", "advanced", "--mapping", "[[0,0.5,0,1,1]]"],
+            "1 region rows",
+        ),
+        (["generate", "--prompt", "a\\nb", "--mode", "advanced", "--mapping", "[[0,1"], "not valid JSON"),
+        (
+            ["generate", "--prompt", "a\\nb", "--mode", "advanced", "--mapping", "[[1,0,0,1,1],[0,1,0,1,1]]"],
+            "row 1",
+        ),
+        (["generate", "--prompt", "a\\nb", "--mode", "mask"], "needs --masks"),
+        (
+            ["generate", "--prompt", "a\\nb", "--mode", "mask", "--masks", "/nonexistent.png", "b.png"],
+            "cannot read",
+        ),
+        (["generate", "--prompt", "a\\nb", "--mode", "sideways"], "invalid choice"),
+        (["generate"], "--prompt"),
+        (
+            ["generate", "--prompt", "a\\nb\\nc", "--background", "first", "--background-weight", "9"],
+            "background_weight",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status: object
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == EXIT_USAGE
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_options_become_the_script_arguments() -> None:
+    args = build_parser().parse_args(
+        ["generate", "--prompt", "x", "--mode", "advanced", "--mapping", "[[0,1,0,1,2]]", "--strict"]
+    )
+    params = couple_params(args)
+    assert params.mode == "Advanced"
+    assert params.mapping == [[0, 1, 0, 1, 2]]
+    assert params.strict_coverage
+    assert params.enabled

@@ -1,0 +1,94 @@
+"""scripts/forge_couple.py against fake `modules.*`: registration, ui() and the hooks' wiring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+
+from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
+from lib_couple.infotext import KEYS
+from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
+from tests.doubles.forge_modules import fake_forge
+from tests.doubles.forge_processing import Processing, SdModel, run_generation
+
+
+class Hooks:
+    """Calls a Forge Script's hooks with Forge's signatures."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+
+    def setup(self, p: Any, args: list[object]) -> None:
+        self.args = args
+        self.script.setup(p, *args)
+
+    def after_extra_networks_activate(self, p: Any, prompts: list[str], data: object) -> None:
+        self.script.after_extra_networks_activate(
+            p, *self.args, batch_number=0, prompts=prompts, seeds=[1], subseeds=[1], extra_network_data=data
+        )
+
+    def process_before_every_sampling(self, p: Any, x: Any) -> None:
+        self.script.process_before_every_sampling(p, *self.args, x=x, noise=x, c=None, uc=None)
+
+    def postprocess(self, p: Any) -> None:
+        self.script.postprocess(p, object(), *self.args)
+
+
+def test_script_identity_and_settings() -> None:
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        assert script.title() == "Forge Couple"
+        assert script.show(False) is forge.scripts.AlwaysVisible
+        assert len(forge.settings_callbacks) == 1
+        forge.settings_callbacks[0]()
+        options = forge.shared.opts.data_labels
+        assert {"fc_do_interrupt", "fc_default_mode", "fc_sync_delay_ms", "fc_cache_entries"} <= set(options)
+        assert all(info.section == ("forge_couple", "Forge Couple") for info in options.values())
+
+
+@pytest.mark.parametrize("is_img2img", [False, True])
+def test_ui_can_be_built_again_and_returns_the_arguments_in_order(is_img2img: bool) -> None:
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        for _ in range(2):  # Forge builds it again for the API and on Reload UI
+            with gr.Blocks():
+                controls = script.ui(is_img2img)
+            assert len(controls) == len(ARG_NAMES)
+            defaults = params_to_args(CoupleParams())
+            values = [c.value for c in controls]
+            assert values[: ARG_NAMES.index("mapping")] == defaults[: ARG_NAMES.index("mapping")]
+            assert {key for _, key in KEYS} <= set(script.paste_field_names)
+
+
+def test_user_config_sets_the_controls_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "couple.yaml"
+    config.write_text("mode: Advanced\nseparator: '|'\n")
+    with fake_forge({"forge_couple_config": str(config)}) as forge:
+        script = forge.script.ForgeCouple()
+        with gr.Blocks():
+            controls = script.ui(False)
+        assert controls[ARG_NAMES.index("mode")].value == "Advanced"
+        assert controls[ARG_NAMES.index("separator")].value == "|"
+
+
+def test_hooks_patch_and_unpatch_through_forges_signatures() -> None:
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        p = Processing("a red circle\na blue square", SdModel())
+        passes = run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        assert REPLACE_TABLE_KEY in passes[0].unet.model_options["transformer_options"]
+        assert p.sd_model.forge_objects.unet is p.sd_model.forge_objects_original.unet
+        assert p.extra_generation_params["forge_couple"] is True
+
+
+def test_bad_input_interrupts_through_shared_state() -> None:
+    with fake_forge() as forge:
+        forge.settings_callbacks[0]()
+        script = forge.script.ForgeCouple()
+        p = Processing("one line only", SdModel())
+        run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        assert forge.shared.state.interrupted
+        assert p.extra_generation_params["forge_couple"] == "ERROR"

@@ -1,0 +1,67 @@
+"""The standalone host on the demo architecture (random weights: wiring, not image quality)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lib_couple.demo.architecture import build_text_encoder, build_unet, build_vae
+from lib_couple.demo.model import DemoComponents, load_demo_pipeline, save_module, save_vae
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.standalone import GenerationRequest, generate
+from lib_couple.infotext import from_infotext, parse_parameters
+from lib_couple.params import CoupleParams
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory: pytest.TempPathFactory) -> DemoComponents:
+    directory: Path = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    save_vae(build_vae(), directory / "vae.safetensors")
+    save_module(build_unet(), directory / "unet.safetensors")
+    save_module(build_text_encoder(), directory / "text_encoder.safetensors")
+    return load_demo_pipeline(weights_dir=directory)
+
+
+def request(couple: CoupleParams, **overrides: object) -> GenerationRequest:
+    values: dict[str, object] = {
+        "prompt": "a red circle\na blue square",
+        "width": 72,
+        "height": 56,
+        "steps": 2,
+    }
+    values.update(overrides)
+    return GenerationRequest(couple=couple, **values)  # type: ignore[arg-type]
+
+
+def test_couple_changes_the_image_and_is_removed_afterwards(random_model: DemoComponents) -> None:
+    processors = dict(random_model.unet.attn_processors)
+    plain = generate(random_model, request(CoupleParams()), progress=False)
+    coupled = generate(random_model, request(CoupleParams(enabled=True)), progress=False)
+    assert plain.image.size == coupled.image.size == (72, 56)
+    assert plain.image.tobytes() != coupled.image.tobytes()
+    assert dict(random_model.unet.attn_processors) == processors
+    again = generate(random_model, request(CoupleParams()), progress=False)
+    assert again.image.tobytes() == plain.image.tobytes()
+
+
+def test_parameters_text_carries_the_couple_keys(random_model: DemoComponents) -> None:
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 0.5, 0, 1, 1], [0.5, 1, 0, 1, 1.5]])
+    result = generate(random_model, request(couple), progress=False)
+    prompt, _, params = parse_parameters(result.parameters)
+    assert prompt == "a red circle\na blue square"
+    assert params["Size"] == "72x56"
+    assert from_infotext(params)["mapping"] == couple.mapping
+
+
+def test_bad_regions_fail_before_sampling(random_model: DemoComponents) -> None:
+    processors = dict(random_model.unet.attn_processors)
+    with pytest.raises(CoupleError, match="2 region rows but the prompt has 3 lines"):
+        generate(
+            random_model,
+            request(CoupleParams(enabled=True, mode="Advanced"), prompt="a\nb\nc"),
+            progress=False,
+        )
+    assert dict(random_model.unet.attn_processors) == processors

@@ -1,0 +1,126 @@
+"""The standalone app, served and called through Gradio's client, on a random-weight demo model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from lib_couple import app as app_module
+from lib_couple.demo.architecture import build_text_encoder, build_unet, build_vae
+from lib_couple.demo.model import DemoComponents, load_demo_pipeline, save_module, save_vae
+from lib_couple.errors import CoupleError
+from lib_couple.infotext import from_infotext, parse_parameters
+from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
+from lib_couple.ui.couple_ui import TILE_ARGS
+from lib_couple.ui.page_head import javascript_files, page_head
+
+# The couple arguments the page sends (txt2img has no tile controls: those are states).
+PAGE_ARGS = [name for name in ARG_NAMES if name not in TILE_ARGS]
+
+
+@pytest.fixture(scope="module")
+def loads(tmp_path_factory: pytest.TempPathFactory) -> list[int]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, loads: list[int]) -> Iterator[Client]:
+    directory: Path = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    save_vae(build_vae(), directory / "vae.safetensors")
+    save_module(build_unet(), directory / "unet.safetensors")
+    save_module(build_text_encoder(), directory / "text_encoder.safetensors")
+
+    def loader() -> DemoComponents:
+        loads.append(1)
+        return load_demo_pipeline(weights_dir=directory)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    blocks = app_module.build_app(loader)
+    blocks.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
+    finally:
+        blocks.close(verbose=False)
+
+
+def call(client: Client, prompt: str, couple: CoupleParams, seed: int = 3) -> tuple[Any, str]:
+    values = dict(zip(ARG_NAMES, params_to_args(couple), strict=True))
+    values["mapping"] = json.dumps(values["mapping"])  # the page's argument is JSON text
+    couple_args = [values[name] for name in PAGE_ARGS]
+    gallery, parameters = client.predict(prompt, "", 64, 64, 2, 5.0, seed, *couple_args, api_name="/generate")
+    return gallery, parameters
+
+
+def test_generation_writes_the_couple_keys(client: Client, loads: list[int]) -> None:
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 0.5, 0, 1, 1], [0.5, 1, 0, 1, 1.5]])
+    gallery, parameters = call(client, "a red circle\na blue square", couple)
+    assert len(gallery) == 1
+    assert Path(gallery[0]["image"]).is_file()
+    prompt, _, params = parse_parameters(parameters)
+    assert prompt == "a red circle\na blue square"
+    assert params["Size"] == "64x64"
+    assert params["Steps"] == "2"
+    assert params["forge_couple"] == "True"
+    assert from_infotext(params)["mapping"] == couple.mapping
+    _, plain = call(client, "a red circle", CoupleParams())
+    assert "forge_couple" not in plain
+    assert loads == [1]  # loaded once, lazily
+
+
+def test_bad_mapping_is_a_message_and_the_page_goes_on(client: Client) -> None:
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0.5, 0.2, 0, 1, 1], [0, 1, 0, 1, 1]])
+    with pytest.raises(AppError, match=r"mapping row 1: x1 = 0.5 must be smaller than x2 = 0.2"):
+        call(client, "a\nb", couple)
+    with pytest.raises(AppError, match="Basic mode needs at least 2 prompt lines"):
+        call(client, "only one line", CoupleParams(enabled=True))
+    _, parameters = call(client, "a\nb", CoupleParams(enabled=True, direction="Vertical"))
+    assert "forge_couple_direction: Vertical" in parameters
+
+
+def test_request_from_values() -> None:
+    couple = params_to_args(CoupleParams(enabled=True))
+    request = app_module.request_from_values("a\nb", "", 64.0, 128.0, 2.0, 5, 7.0, couple)
+    assert (request.width, request.height, request.steps, request.seed) == (64, 128, 2, 7)
+    assert request.couple.enabled
+    assert 0 <= app_module.request_from_values("a", "", 64, 64, 2, 5, -1, couple).seed <= app_module.MAX_SEED
+    with pytest.raises(CoupleError, match="argument mode"):
+        app_module.request_from_values("a", "", 64, 64, 2, 5, 1, [True, True, "Tiles"] + couple[3:])
+
+
+def test_the_page_carries_the_scripts_and_only_generate_is_listed(client: Client) -> None:
+    assert "window.onUiLoaded" in client.config["head"]
+    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/generate"]
+
+
+def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> None:
+    (tmp_path / "b.js").write_text("const b = '</script>';")
+    (tmp_path / "a.js").write_text("const a = 1;")
+    (tmp_path / "notes.txt").write_text("not a script")
+    assert [path.name for path in javascript_files(tmp_path)] == ["a.js", "b.js"]
+    head = page_head(tmp_path)
+    assert head.count("<script") == 3
+    assert head.count("</script>") == 3
+    assert head.index("window.onUiLoaded") < head.index("const a = 1;") < head.index("const b")
+    assert page_head(tmp_path / "missing").count("<script") == 1
+
+
+def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(app_module, "serve", lambda host, port: served.append((host, port)))
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers(dest="command")
+    app_module.add_serve_parser(commands)
+    app_module.run_serve(parser.parse_args(["serve", "--port", "7999"]))
+    assert served == [("127.0.0.1", 7999)]
