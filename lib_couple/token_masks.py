@@ -25,6 +25,18 @@ class TokenWeights:
     weights: torch.Tensor  # [S, N]
     # Token indices each region covers (weight > 0); None where a region covers every token.
     covered: tuple[torch.Tensor | None, ...]
+    # The covered tokens' weights as [1, n, 1], or None where they are all 1 (no multiply needed).
+    scales: tuple[torch.Tensor | None, ...]
+    # Every token belongs to exactly one region: outputs are written, not summed.
+    partition: bool
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> TokenWeights:
+        return TokenWeights(
+            self.weights.to(device, dtype),
+            tuple(None if c is None else c.to(device) for c in self.covered),
+            tuple(None if s is None else s.to(device, dtype) for s in self.scales),
+            self.partition,
+        )
 
 
 def check_masks(masks: torch.Tensor) -> None:
@@ -74,4 +86,9 @@ def token_weights(masks: torch.Tensor, grid: tuple[int, int]) -> TokenWeights:
     covered = tuple(
         None if bool((row > 0).all()) else torch.nonzero(row > 0, as_tuple=True)[0] for row in weights
     )
-    return TokenWeights(weights, covered)
+    scales = tuple(
+        None if bool((part == 1).all()) else part[None, :, None]
+        for part in (row if c is None else row[c] for row, c in zip(weights, covered, strict=True))
+    )
+    partition = all(c is not None for c in covered) and all(s is None for s in scales)
+    return TokenWeights(weights, covered, scales, partition)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable, Sequence
+from functools import partial
 
 import torch
 
@@ -69,11 +70,7 @@ class RegionSet:
         grid = token_grid(latent_hw[0], latent_hw[1], num_tokens)
         key = (grid, device, dtype)
         if key not in self._weights:
-            weights = token_weights(self.masks, grid)
-            self._weights[key] = TokenWeights(
-                weights.weights.to(device, dtype),
-                tuple(None if c is None else c.to(device) for c in weights.covered),
-            )
+            self._weights[key] = token_weights(self.masks, grid).to(device, dtype)
         return self._weights[key]
 
     def region_kv(
@@ -95,13 +92,14 @@ class RegionSet:
         project: Projection,
         heads: int,
         latent_hw: tuple[int, int],
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Regional attention of cond rows; k and v are those rows' own (whole-prompt) context."""
         weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
         slots = list(self.region_kv(layer, project, q.device, q.dtype))
         if self.has_fallback:
             slots.append((k, v))
-        return regional_cross_attention(q, slots, weights, heads)
+        return regional_cross_attention(q, slots, weights, heads, out=out)
 
     def composed_attention(
         self,
@@ -209,13 +207,15 @@ class RegionalAttention:
             for region_set, positions in zip(self.sets, items, strict=True):
                 if not positions:
                     continue
-                # A slice keeps the common case (one set for the whole batch) free of copies.
-                rows: slice | list[int] = (
-                    slice(start, start + size) if len(positions) == size else [start + p for p in positions]
+                attend = partial(
+                    region_set.cond_attention, layer=layer, project=project, heads=heads, latent_hw=latent_hw
                 )
-                out[rows] = region_set.cond_attention(
-                    q[rows], k[rows], v[rows], layer=layer, project=project, heads=heads, latent_hw=latent_hw
-                )
+                if len(positions) == size:  # one set for the chunk: write into its rows directly
+                    rows = slice(start, start + size)
+                    attend(q[rows], k[rows], v[rows], out=out[rows])
+                else:
+                    picked = [start + p for p in positions]
+                    out[picked] = attend(q[picked], k[picked], v[picked])
         return out
 
     def _composed(

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 import torch.nn.functional as F
 
+from lib_couple.memory.tensor_pool import TensorPool
 from lib_couple.token_masks import TokenWeights
+
+# The pool regional attention borrows scratch buffers from, when a caller opts in with `pooled`.
+_POOL: ContextVar[TensorPool | None] = ContextVar("forge_couple_pool", default=None)
+
+
+@contextmanager
+def pooled(pool: TensorPool) -> Iterator[TensorPool]:
+    """Regional attention calls inside the block borrow their scratch buffers from `pool`."""
+    token = _POOL.set(pool)
+    try:
+        yield pool
+    finally:
+        _POOL.reset(token)
 
 
 def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
@@ -26,20 +42,54 @@ def regional_cross_attention(
     region_kv: Sequence[tuple[torch.Tensor, torch.Tensor]],
     weights: TokenWeights,
     heads: int,
+    pool: TensorPool | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """out(x) = sum_r w_r(x) Attn(q(x), K_r, V_r), with masks normalised per token.
 
     Each region attends only with the query tokens it covers: a token of weight 0 contributes
-    nothing, so skipping it is exact and the attention work follows covered area.
+    nothing, so skipping it is exact and the attention work follows covered area. When the
+    regions partition the tokens with weight 1 their outputs are written, not summed. `out`, if
+    given, receives the result (a view of the caller's buffer saves a copy); scratch buffers come
+    from `pool` (or the one set by `pooled`) when there is one.
     """
-    out = torch.zeros_like(q)
-    for (k, v), weight, covered in zip(region_kv, weights.weights, weights.covered, strict=True):
+    pool = pool if pool is not None else _POOL.get()
+    if out is None:
+        out = torch.empty_like(q) if weights.partition else torch.zeros_like(q)
+    elif not weights.partition:
+        out.zero_()
+    for (k, v), covered, scale in zip(region_kv, weights.covered, weights.scales, strict=True):
         if covered is None:
-            out.addcmul_(multihead_attention(q, k, v, heads), weight[None, :, None])
+            part = multihead_attention(q, k, v, heads)
+            out.add_(part) if scale is None else out.addcmul_(part, scale)
         elif covered.numel():
-            part = multihead_attention(q[:, covered], k, v, heads)
-            out.index_add_(1, covered, part * weight[covered][None, :, None])
+            part = _covered_attention(q, covered, k, v, heads, pool)
+            if weights.partition:
+                out.index_copy_(1, covered, part)
+            else:
+                out.index_add_(1, covered, part if scale is None else _scaled(part, scale))
     return out
+
+
+def _scaled(part: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    # In place saves an allocation, but not on a tensor autograd may have saved.
+    return part * scale if part.requires_grad else part.mul_(scale)
+
+
+def _covered_attention(
+    q: torch.Tensor,
+    covered: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    heads: int,
+    pool: TensorPool | None,
+) -> torch.Tensor:
+    if pool is None:
+        return multihead_attention(q[:, covered], k, v, heads)
+    shape = (q.shape[0], covered.numel(), q.shape[2])
+    with pool.borrowed(shape, q.dtype, q.device) as gathered:
+        torch.index_select(q, 1, covered, out=gathered)
+        return multihead_attention(gathered, k, v, heads)
 
 
 def blend(outputs: Sequence[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:

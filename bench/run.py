@@ -1,0 +1,160 @@
+"""The benchmark command: `python -m bench.run [--smoke | --quick | full (default)]`.
+
+Cross-attention per block call (plain, naive, ours, ours with the pool) side by side in one
+process, interleaved, as medians and ratios; peak memory of the same calls; whole generations
+on the demo model; numba against numpy for mask work. Prints markdown and can write JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import numba_masks
+from bench.cases import SD15, SDXL, VARIANTS, Case, Level, all_cases, prepare
+from bench.malloc import pin_thresholds
+from bench.memory import peak_delta_bytes, peak_supported
+from bench.timing import interleaved_medians
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    levels: list[Level]
+    regions: tuple[int, ...]
+    batches: tuple[int, ...]
+    rounds: int
+    generations: bool
+
+
+def _tiny(level: Level) -> Level:
+    """The same layout at a fraction of the width and tokens: structure only, for tests."""
+    return replace(level, channels=level.heads * 8, tokens=level.tokens // 16, context_dim=32, image=128)
+
+
+MODES = {
+    "smoke": Mode("smoke", [_tiny(SD15[0])], (2, 3), (1,), 1, False),
+    "quick": Mode("quick", SD15 + SDXL[:1], (3,), (1,), 7, True),
+    "full": Mode("full", SD15 + SDXL, (2, 3, 5), (1, 2), 15, True),
+}
+
+
+@dataclass
+class CaseResult:
+    case: str
+    ms: dict[str, float]
+    ratios: dict[str, float]
+    peak_mib: dict[str, float | None]
+
+
+@dataclass
+class Report:
+    mode: str
+    backend: str
+    threads: int
+    malloc_pinned: bool
+    cases: list[CaseResult] = field(default_factory=list)
+    pool: dict[str, Any] = field(default_factory=dict)
+    generation: dict[str, Any] | None = None
+    numba: dict[str, Any] = field(default_factory=dict)
+
+
+def ratios(ms: dict[str, float]) -> dict[str, float]:
+    return {
+        "naive/ours": ms["naive"] / ms["ours"],
+        "ours/plain": ms["ours"] / ms["plain"],
+        "naive/plain": ms["naive"] / ms["plain"],
+        "ours/ours+pool": ms["ours"] / ms["ours+pool"],
+    }
+
+
+def measure_case(case: Case, rounds: int, memory: bool) -> tuple[CaseResult, dict[str, int]]:
+    prepared = prepare(case)
+    medians = interleaved_medians(prepared.runners, rounds)
+    ms = {name: 1e3 * seconds for name, seconds in medians.items()}
+    peaks: dict[str, float | None] = {name: None for name in VARIANTS}
+    if memory:
+        peaks = {name: peak_delta_bytes(run) / 2**20 for name, run in prepared.runners.items()}
+    stats = prepared.pool.stats
+    pool = {"requests": stats.requests, "reuses": stats.reuses, "bytes_reused": stats.bytes_reused}
+    return CaseResult(case.name, ms, ratios(ms), peaks), pool
+
+
+def collect(mode: Mode, memory: bool = True) -> Report:
+    report = Report(mode.name, "torch SDPA (CPU)", torch.get_num_threads(), False)
+    totals = {"requests": 0, "reuses": 0, "bytes_reused": 0}
+    for case in all_cases(mode.regions, mode.batches, mode.levels):
+        result, pool = measure_case(case, mode.rounds, memory)
+        report.cases.append(result)
+        totals = {key: totals[key] + pool[key] for key in totals}
+        summary = ", ".join(f"{k} {v:.2f}" for k, v in result.ratios.items())
+        print(f"  {result.case}: {summary}", file=sys.stderr)
+    rate = totals["reuses"] / totals["requests"] if totals["requests"] else 0.0
+    report.pool = {**totals, "reuse_rate": rate}
+    if mode.generations:
+        from bench import generation
+
+        report.generation = asdict(generation.run(quick=mode.name != "full"))
+    report.numba = numba_masks.run(repeats=3 if mode.name == "smoke" else 15)
+    return report
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def markdown(report: Report) -> str:
+    lines = [
+        f"mode {report.mode}; attention {report.backend}; {report.threads} torch thread(s); "
+        f"malloc thresholds pinned: {report.malloc_pinned}",
+        "",
+        "| case | plain ms | naive ms | ours ms | ours+pool ms | naive/ours | ours/plain | "
+        "ours/(ours+pool) | peak MiB plain / naive / ours / ours+pool |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in report.cases:
+        peaks = " / ".join(_fmt(c.peak_mib[name]) for name in VARIANTS)
+        lines.append(
+            f"| {c.case} | " + " | ".join(_fmt(c.ms[name]) for name in VARIANTS) + " | "
+            f"{_fmt(c.ratios['naive/ours'], 2)} | {_fmt(c.ratios['ours/plain'], 2)} | "
+            f"{_fmt(c.ratios['ours/ours+pool'], 2)} | {peaks} |"
+        )
+    lines += ["", f"pool: {json.dumps(report.pool)}"]
+    if report.generation is not None:
+        lines.append(f"generation: {json.dumps(report.generation)}")
+    lines.append(f"numba: {json.dumps(report.numba)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--smoke", action="store_true", help="tiny shapes, one round: structure only")
+    group.add_argument("--quick", action="store_true", help="3 regions, batch 1, every level once")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier when shared)")
+    parser.add_argument("--rounds", type=int, help="timed rounds per case (default: the mode's)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    pinned = pin_thresholds()
+    torch.set_num_threads(args.threads)
+    mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    if args.rounds is not None:
+        mode = replace(mode, rounds=args.rounds)
+    report = collect(mode, memory=peak_supported())
+    report.malloc_pinned = pinned
+    text = markdown(report)
+    print(text)
+    if args.json is not None:
+        args.json.write_text(json.dumps(asdict(report), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
