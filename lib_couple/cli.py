@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--cfg", type=float, default=5.0)
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--out", type=Path, default=Path("out.png"))
+    gen.add_argument(
+        "--checkpoint", type=Path, help="an SD1.5 or SDXL .safetensors file instead of the demo model"
+    )
+    gen.add_argument(
+        "--config", type=Path, help="with --checkpoint: folder of the base model's diffusers configs"
+    )
     add_serve_parser(commands)
     return parser
 
@@ -112,8 +118,7 @@ def couple_params(args: argparse.Namespace) -> CoupleParams:
 
 
 def run_generate(args: argparse.Namespace) -> None:
-    from lib_couple.demo import load_demo_pipeline
-    from lib_couple.hosts.standalone import GenerationRequest, generate
+    from lib_couple.hosts.standalone import GenerationRequest
 
     request = GenerationRequest(
         prompt=args.prompt.replace("\\n", "\n"),
@@ -125,8 +130,17 @@ def run_generate(args: argparse.Namespace) -> None:
         seed=args.seed,
         couple=couple_params(args),
     )
-    request.regions()  # fail on bad regions before loading the model
-    result = generate(load_demo_pipeline(), request)
+    request.regions()  # fail on bad regions before loading a model
+    if args.checkpoint is not None:
+        from lib_couple.hosts.checkpoint import generate_with_pipeline, load_checkpoint
+
+        pipeline = load_checkpoint(args.checkpoint, args.config)
+        result = generate_with_pipeline(pipeline, request, args.checkpoint.stem)
+    else:
+        from lib_couple.demo import load_demo_pipeline
+        from lib_couple.hosts.standalone import generate
+
+        result = generate(load_demo_pipeline(), request)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(args.out, pnginfo=png_parameters(result.parameters))
     print(result.parameters)

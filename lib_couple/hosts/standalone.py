@@ -72,14 +72,14 @@ def to_pil(images: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def parameters_text(request: GenerationRequest) -> str:
+def parameters_text(request: GenerationRequest, model_name: str = MODEL_NAME) -> str:
     values: dict[str, Any] = {
         "Steps": request.steps,
         "Sampler": "DDIM",
         "CFG scale": request.cfg,
         "Seed": request.seed,
         "Size": f"{request.width}x{request.height}",
-        "Model": MODEL_NAME,
+        "Model": model_name,
     }
     if request.couple.enabled:
         values.update(to_infotext(request.couple))
