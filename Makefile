@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck pytest clean
+.PHONY: venv test lint typecheck pytest demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck pytest
+
+# The main job on the embedded demo model: two regions, red circle left, blue square right.
+demo: $(STAMP)
+	$(PY) -m lib_couple generate --prompt "a red circle\na blue square" --mode basic \
+		--direction horizontal --seed 1 --out out/demo.png
+	@echo "The image is out/demo.png"
 
 
 clean:
