@@ -36,8 +36,9 @@ def setup(prompt: str = PROMPT, **options: object) -> tuple[CoupleRunner, Proces
 
 
 def test_txt2img_patches_the_sampling_and_leaves_the_model_unpatched() -> None:
-    runner, p, _ = setup()
+    runner, p, services = setup()
     passes = run_generation(runner, p, args())
+    assert services.attention_calls > 0  # the regions use the host's attention function
     assert len(passes) == 1
     assert is_patched(passes[0].unet)
     plain = sample_pass(p, passes[0].latent_hw, seed=0)

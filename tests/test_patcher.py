@@ -307,3 +307,26 @@ def test_images_of_a_batch_can_use_different_regions() -> None:
             AttentionCouple(region_conds, masks).patch_unet(unet), x[rows], context[rows], [1, 0]
         )
         assert torch.allclose(batched[rows], alone, atol=1e-5)
+
+
+def test_a_host_attention_function_is_used_with_a_full_batch_of_keys() -> None:
+    from lib_couple.attention.couple import RegionalAttention, RegionSet
+
+    calls = []
+
+    def forge_like(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+        # Forge's attention_pytorch views every input with q's batch size.
+        b, _, inner = q.shape
+        q, k, v = (t.view(b, -1, heads, inner // heads).transpose(1, 2) for t in (q, k, v))
+        calls.append(b)
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v)
+        return out.transpose(1, 2).reshape(b, -1, inner)
+
+    unet = make_patcher()
+    region_conds, masks = conds([77, 154]), columns(128, 128, [0.5])
+    attention = RegionalAttention([RegionSet(region_conds, masks)], attention=forge_like)
+    x, context = inputs(4, (16, 16))
+    hosted = run_unet(AttentionCouple.for_batch(attention).patch_unet(unet), x, context, [1, 0])
+    default = run_unet(AttentionCouple(region_conds, masks).patch_unet(unet), x, context, [1, 0])
+    assert calls
+    assert torch.allclose(hosted, default, atol=1e-5)

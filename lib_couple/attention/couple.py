@@ -8,7 +8,12 @@ from functools import partial
 
 import torch
 
-from lib_couple.attention.cross_attention import blend, multihead_attention, regional_cross_attention
+from lib_couple.attention.cross_attention import (
+    AttentionFn,
+    blend,
+    multihead_attention,
+    regional_cross_attention,
+)
 from lib_couple.errors import CoupleError
 from lib_couple.grid import token_grid
 from lib_couple.token_masks import TokenWeights, add_fallback, token_weights
@@ -93,13 +98,14 @@ class RegionSet:
         heads: int,
         latent_hw: tuple[int, int],
         out: torch.Tensor | None = None,
+        attention: AttentionFn = multihead_attention,
     ) -> torch.Tensor:
         """Regional attention of cond rows; k and v are those rows' own (whole-prompt) context."""
         weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
         slots = list(self.region_kv(layer, project, q.device, q.dtype))
         if self.has_fallback:
             slots.append((k, v))
-        return regional_cross_attention(q, slots, weights, heads, out=out)
+        return regional_cross_attention(q, slots, weights, heads, out=out, attention=attention)
 
     def composed_attention(
         self,
@@ -149,13 +155,19 @@ class RegionalAttention:
     prompts differ (wildcards) get their own regions. Without `item_sets` all use the first set.
     """
 
-    def __init__(self, sets: Sequence[RegionSet], item_sets: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        sets: Sequence[RegionSet],
+        item_sets: Sequence[int] | None = None,
+        attention: AttentionFn = multihead_attention,
+    ) -> None:
         if not sets:
             raise CoupleError("no region sets")
         if item_sets is not None and any(not 0 <= i < len(sets) for i in item_sets):
             raise CoupleError(f"item_sets {list(item_sets)} must index the {len(sets)} region sets")
         self.sets = list(sets)
         self.item_sets = list(item_sets) if item_sets is not None else None
+        self.attention = attention
 
     @classmethod
     def single(
@@ -202,13 +214,18 @@ class RegionalAttention:
             start = index * size
             if kind != COND:
                 chunk = slice(start, start + size)
-                out[chunk] = multihead_attention(q[chunk], k[chunk], v[chunk], heads)
+                out[chunk] = self.attention(q[chunk], k[chunk], v[chunk], heads)
                 continue
             for region_set, positions in zip(self.sets, items, strict=True):
                 if not positions:
                     continue
                 attend = partial(
-                    region_set.cond_attention, layer=layer, project=project, heads=heads, latent_hw=latent_hw
+                    region_set.cond_attention,
+                    layer=layer,
+                    project=project,
+                    heads=heads,
+                    latent_hw=latent_hw,
+                    attention=self.attention,
                 )
                 if len(positions) == size:  # one set for the chunk: write into its rows directly
                     rows = slice(start, start + size)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -26,6 +26,11 @@ def pooled(pool: TensorPool) -> Iterator[TensorPool]:
         _POOL.reset(token)
 
 
+# (q [B, N, heads*d], k and v [B, T, heads*d], heads) -> [B, N, heads*d]: PyTorch's SDPA below,
+# or a host's own (Forge's attention_function follows the user's --attention-* choice).
+AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
 def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     """Scaled dot-product attention of `[B, N, heads*d]` queries over `[B or 1, T, heads*d]` keys."""
     batch, tokens, inner = q.shape
@@ -44,6 +49,7 @@ def regional_cross_attention(
     heads: int,
     pool: TensorPool | None = None,
     out: torch.Tensor | None = None,
+    attention: AttentionFn = multihead_attention,
 ) -> torch.Tensor:
     """out(x) = sum_r w_r(x) Attn(q(x), K_r, V_r), with masks normalised per token.
 
@@ -60,10 +66,10 @@ def regional_cross_attention(
         out.zero_()
     for (k, v), covered, scale in zip(region_kv, weights.covered, weights.scales, strict=True):
         if covered is None:
-            part = multihead_attention(q, k, v, heads)
+            part = attention(q, *_batched(k, v, q.shape[0]), heads)
             out.add_(part) if scale is None else out.addcmul_(part, scale)
         elif covered.numel():
-            part = _covered_attention(q, covered, k, v, heads, pool)
+            part = _covered_attention(q, covered, *_batched(k, v, q.shape[0]), heads, pool, attention)
             if weights.partition:
                 out.index_copy_(1, covered, part)
             else:
@@ -83,13 +89,19 @@ def _covered_attention(
     v: torch.Tensor,
     heads: int,
     pool: TensorPool | None,
+    attention: AttentionFn,
 ) -> torch.Tensor:
     if pool is None:
-        return multihead_attention(q[:, covered], k, v, heads)
+        return attention(q[:, covered], k, v, heads)
     shape = (q.shape[0], covered.numel(), q.shape[2])
     with pool.borrowed(shape, q.dtype, q.device) as gathered:
         torch.index_select(q, 1, covered, out=gathered)
-        return multihead_attention(gathered, k, v, heads)
+        return attention(gathered, k, v, heads)
+
+
+def _batched(k: torch.Tensor, v: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A region's keys and values `[1, T, C]` for every row: host attention functions want B rows."""
+    return k.expand(batch, -1, -1), v.expand(batch, -1, -1)
 
 
 def blend(outputs: Sequence[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from lib_couple.attention.cross_attention import multihead_attention
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -94,7 +96,13 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
     callbacks.on_ui_settings = settings_callbacks.append  # type: ignore[attr-defined]
     prompt_parser = types.ModuleType("modules.prompt_parser")
     prompt_parser.SdConditioning = SdConditioning  # type: ignore[attr-defined]
+    backend = types.ModuleType("backend")
+    backend.__path__ = []
+    attention = types.ModuleType("backend.attention")
+    attention.attention_function = multihead_attention  # type: ignore[attr-defined]
     fakes = {
+        "backend": backend,
+        "backend.attention": attention,
         "modules": package,
         "modules.scripts": scripts,
         "modules.shared": shared,

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from lib_couple.attention.cross_attention import multihead_attention
 from tests.doubles.forge_unet import ModelPatcher, make_patcher, run_unet
 
 CONTEXT_DIM = 24
@@ -73,7 +74,15 @@ class Services:
 
     def __init__(self, interrupt_on_error: bool = True) -> None:
         self.interrupts = 0
+        self.attention_calls = 0
         self._interrupt_on_error = interrupt_on_error
+
+    def attention_function(self) -> Any:
+        def counted(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+            self.attention_calls += 1
+            return multihead_attention(q, k, v, heads)
+
+        return counted
 
     def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
         cond = sd_model.get_learned_conditioning([line])

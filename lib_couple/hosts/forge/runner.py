@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import torch
 
 from lib_couple.attention.couple import RegionalAttention, RegionSet
+from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.model_support import model_kind, model_label
 from lib_couple.hosts.patcher import AttentionCouple
@@ -41,6 +42,10 @@ class ForgeServices(Protocol):
         ...
 
     def interrupt_on_error(self) -> bool: ...
+
+    def attention_function(self) -> AttentionFn:
+        """Forge's own attention, so the regions follow the user's --attention-* choice."""
+        ...
 
     def interrupt(self) -> None: ...
 
@@ -117,6 +122,7 @@ class CoupleRunner:
                     for plan in self.plans
                 ],
                 self.item_sets,
+                self.services.attention_function(),
             )
             couple = AttentionCouple.for_batch(attention)
             forge_objects = p.sd_model.forge_objects

@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from lib_couple.attention.cross_attention import AttentionFn
+
 
 class ForgeHostServices:
     """Text encoding with the loaded model's own encoders, options and the interrupt."""
@@ -36,6 +38,12 @@ class ForgeHostServices:
         from modules import shared
 
         return bool(getattr(shared.opts, "fc_do_interrupt", True))
+
+    def attention_function(self) -> AttentionFn:
+        from backend.attention import attention_function
+
+        function: AttentionFn = attention_function
+        return function
 
     def interrupt(self) -> None:
         from modules import shared
