@@ -26,17 +26,12 @@ PROMPT = "a red circle\na blue square\na green triangle"
 
 
 def load_model() -> tuple[DemoComponents, str]:
-    """The trained demo model, or random weights built as tests/test_standalone.py builds them."""
+    """The trained demo model, or untrained weights when the trained ones are absent."""
     if weights_present():
         return load_demo_pipeline(), "trained demo weights"
-    from lib_couple.demo.architecture import build_text_encoder, build_unet, build_vae
-    from lib_couple.demo.model import save_module, save_vae
+    from lib_couple.demo.model import write_untrained_weights
 
-    directory = Path(tempfile.mkdtemp(prefix="forge_couple_bench_"))
-    torch.manual_seed(0)
-    save_vae(build_vae(), directory / "vae.safetensors")
-    save_module(build_unet(), directory / "unet.safetensors")
-    save_module(build_text_encoder(), directory / "text_encoder.safetensors")
+    directory = write_untrained_weights(Path(tempfile.mkdtemp(prefix="forge_couple_bench_")))
     return load_demo_pipeline(weights_dir=directory), "random weights (demo weights not present)"
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import torch
 
-from lib_couple.demo.architecture import build_text_encoder, build_unet, build_vae
-from lib_couple.demo.model import DemoComponents, load_demo_pipeline, save_module, save_vae
+from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.standalone import GenerationRequest, generate
 from lib_couple.infotext import from_infotext, parse_parameters
@@ -17,11 +13,7 @@ from lib_couple.params import CoupleParams
 
 @pytest.fixture(scope="module")
 def random_model(tmp_path_factory: pytest.TempPathFactory) -> DemoComponents:
-    directory: Path = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    save_vae(build_vae(), directory / "vae.safetensors")
-    save_module(build_unet(), directory / "unet.safetensors")
-    save_module(build_text_encoder(), directory / "text_encoder.safetensors")
+    directory = write_untrained_weights(tmp_path_factory.mktemp("weights"))
     return load_demo_pipeline(weights_dir=directory)
 
 

@@ -55,6 +55,15 @@ def save_vae(vae: AutoencoderTiny, path: Path) -> None:
     save_module(vae, path, metadata)
 
 
+def write_untrained_weights(directory: Path, seed: int = 0) -> Path:
+    """Seeded random weights in the shipped layout: the wiring of the model without its training."""
+    torch.manual_seed(seed)
+    save_vae(build_vae(), directory / VAE_FILE)
+    save_module(build_unet(), directory / UNET_FILE)
+    save_module(build_text_encoder(), directory / TEXT_ENCODER_FILE)
+    return directory
+
+
 def read_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` of a safetensors file: its header is an 8-byte little-endian length and JSON."""
     with path.open("rb") as handle:

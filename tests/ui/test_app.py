@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from lib_couple import app as app_module
-from lib_couple.demo.architecture import build_text_encoder, build_unet, build_vae
-from lib_couple.demo.model import DemoComponents, load_demo_pipeline, save_module, save_vae
+from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
 from lib_couple.infotext import from_infotext, parse_parameters
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
@@ -34,11 +32,7 @@ def loads(tmp_path_factory: pytest.TempPathFactory) -> list[int]:
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, loads: list[int]) -> Iterator[Client]:
-    directory: Path = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    save_vae(build_vae(), directory / "vae.safetensors")
-    save_module(build_unet(), directory / "unet.safetensors")
-    save_module(build_text_encoder(), directory / "text_encoder.safetensors")
+    directory = write_untrained_weights(tmp_path_factory.mktemp("weights"))
 
     def loader() -> DemoComponents:
         loads.append(1)
