@@ -5,8 +5,14 @@ from __future__ import annotations
 import importlib.util
 
 # Import name -> pip requirement. Forge already ships torch, numpy, Pillow, gradio, PyYAML,
-# safetensors, diffusers and transformers; these are checked, not pinned over Forge's.
-REQUIREMENTS: dict[str, str] = {"yaml": "PyYAML"}
+# safetensors, diffusers and transformers. The latent walk's extras are pinned to versions that
+# keep Forge's numpy 1.26.2 (a newer scipy would pull numpy 2).
+REQUIREMENTS: dict[str, str] = {
+    "yaml": "PyYAML",
+    "sklearn": "scikit-learn==1.5.2 scipy==1.14.1",
+    "imageio": "imageio==2.36.0",
+    "imageio_ffmpeg": "imageio-ffmpeg==0.5.1",
+}
 
 
 def missing(requirements: dict[str, str]) -> list[str]:

@@ -1,0 +1,192 @@
+"""An interactive walk along keyframes (prompt + seed) with bounded undo/redo and JSON save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from lib_couple.walk.interpolate import (
+    Architecture,
+    Conditioning,
+    Method,
+    ScalarMode,
+    interpolate_conditioning,
+)
+from lib_couple.walk.noise import noise_between
+
+Encoder = Callable[[str], Conditioning]
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One stop of the walk: what to say and which noise to start from."""
+
+    prompt: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class WalkPoint:
+    """A frame's address: the transition, the fraction along it, and the keyframes at its ends."""
+
+    transition: int
+    t: float
+    start: Keyframe
+    end: Keyframe
+
+
+class LatentSpaceExplorer:
+    """A cursor on the path through keyframes; positions are floats in [0, n_keyframes - 1].
+
+    Position p lies in transition k = min(floor(p), n - 2) at t = p - k. Every move pushes the old
+    position on a bounded history (oldest dropped) and clears the future; undo/redo move between them.
+    Only prompts, seeds and positions are stored, so `load` + the same `encode` re-renders any frame.
+    """
+
+    def __init__(
+        self,
+        keyframes: Sequence[Keyframe],
+        encode: Encoder,
+        *,
+        architecture: Architecture,
+        method: Method = "slerp",
+        scalars: ScalarMode = "keep",
+        max_history: int = 100,
+        position: float = 0.0,
+    ) -> None:
+        if len(keyframes) < 2:
+            raise ValueError("a walk needs at least two keyframes")
+        if max_history < 1:
+            raise ValueError("max_history must be at least 1")
+        self.keyframes = tuple(keyframes)
+        self.encode = encode
+        self.architecture: Architecture = architecture
+        self.method: Method = method
+        self.scalars: ScalarMode = scalars
+        self.max_history = max_history
+        self._history: deque[float] = deque(maxlen=max_history)
+        self._future: deque[float] = deque(maxlen=max_history)
+        self._encoded: dict[str, Conditioning] = {}
+        self.visited: list[float] = []
+        self.position = self._clamp(position)
+        self.visited.append(self.position)
+
+    @property
+    def end(self) -> float:
+        """The last position (the final keyframe)."""
+        return float(len(self.keyframes) - 1)
+
+    @property
+    def history(self) -> tuple[float, ...]:
+        """Positions undo would return to, oldest first."""
+        return tuple(self._history)
+
+    @property
+    def future(self) -> tuple[float, ...]:
+        """Positions redo would return to, next last."""
+        return tuple(self._future)
+
+    def _clamp(self, position: float) -> float:
+        if not math.isfinite(position):
+            raise ValueError(f"position must be finite, got {position}")
+        return min(self.end, max(0.0, float(position)))
+
+    def _visit(self, position: float) -> float:
+        self.position = position
+        self.visited.append(position)
+        return position
+
+    def go_to(self, position: float) -> float:
+        """Jump to a position (clamped); an undoable move."""
+        self._history.append(self.position)
+        self._future.clear()
+        return self._visit(self._clamp(position))
+
+    def step(self, direction: int, size: float) -> float:
+        """Move by direction (+1 forward, -1 back) x size along the path; an undoable move."""
+        if direction not in (-1, 1):
+            raise ValueError(f"direction must be -1 or +1, got {direction}")
+        if size < 0:
+            raise ValueError(f"size must be non-negative, got {size}")
+        return self.go_to(self.position + direction * size)
+
+    def undo(self) -> bool:
+        """Return to the previous position; False when there is none."""
+        if not self._history:
+            return False
+        self._future.append(self.position)
+        self._visit(self._history.pop())
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the last undone move; False when there is none."""
+        if not self._future:
+            return False
+        self._history.append(self.position)
+        self._visit(self._future.pop())
+        return True
+
+    def point(self, position: float | None = None) -> WalkPoint:
+        """The transition and fraction for a position (the current one by default)."""
+        p = self.position if position is None else self._clamp(position)
+        k = min(int(math.floor(p)), len(self.keyframes) - 2)
+        return WalkPoint(k, p - k, self.keyframes[k], self.keyframes[k + 1])
+
+    def _conditioning_of(self, prompt: str) -> Conditioning:
+        if prompt not in self._encoded:
+            self._encoded[prompt] = self.encode(prompt)
+        return self._encoded[prompt]
+
+    def conditioning(self, position: float | None = None) -> Conditioning:
+        """The interpolated conditioning at a position; each keyframe prompt is encoded once."""
+        at = self.point(position)
+        a, b = self._conditioning_of(at.start.prompt), self._conditioning_of(at.end.prompt)
+        return interpolate_conditioning(a, b, at.t, self.architecture, self.method, self.scalars)
+
+    def noise(self, shape: Sequence[int], position: float | None = None) -> torch.Tensor:
+        """The initial noise at a position: slerp between the two keyframes' seed noises."""
+        at = self.point(position)
+        return noise_between(at.start.seed, at.end.seed, at.t, shape)
+
+    def to_json(self) -> str:
+        """Everything needed to re-render the walk, without tensors."""
+        state: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "architecture": self.architecture,
+            "method": self.method,
+            "scalars": self.scalars,
+            "max_history": self.max_history,
+            "keyframes": [asdict(k) for k in self.keyframes],
+            "position": self.position,
+            "history": list(self._history),
+            "future": list(self._future),
+            "visited": self.visited,
+        }
+        return json.dumps(state, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, encode: Encoder) -> LatentSpaceExplorer:
+        """Rebuild a saved walk; `encode` must be the one the walk was made with for identical frames."""
+        state = json.loads(text)
+        if state.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported walk format version {state.get('version')!r}")
+        explorer = cls(
+            [Keyframe(str(k["prompt"]), int(k["seed"])) for k in state["keyframes"]],
+            encode,
+            architecture=state["architecture"],
+            method=state["method"],
+            scalars=state["scalars"],
+            max_history=int(state["max_history"]),
+            position=float(state["position"]),
+        )
+        explorer._history.extend(float(p) for p in state["history"])
+        explorer._future.extend(float(p) for p in state["future"])
+        explorer.visited = [float(p) for p in state["visited"]]
+        return explorer
