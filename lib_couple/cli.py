@@ -61,6 +61,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="with --checkpoint: folder of the base model's diffusers configs"
     )
     add_serve_parser(commands)
+    walk = commands.add_parser("walk", help="a latent walk between prompts and seeds, as a video")
+    walk.add_argument("--keyframes", nargs="+", required=True, help="two or more prompts")
+    walk.add_argument("--seeds", nargs="+", type=int, default=[], help="a seed per keyframe (default: all 1)")
+    walk.add_argument("--frames", type=_positive_int, default=8, help="frames per transition")
+    walk.add_argument(
+        "--easing", default="linear", help="linear, cosine, cubic, ... (see lib_couple.walk.easing)"
+    )
+    walk.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    walk.add_argument("--width", type=_positive_int, default=256)
+    walk.add_argument("--height", type=_positive_int, default=256)
+    walk.add_argument("--steps", type=_positive_int, default=20)
+    walk.add_argument("--cfg", type=float, default=5.0)
+    walk.add_argument("--negative", default="")
+    walk.add_argument("--fps", type=float, default=8.0)
+    walk.add_argument("--out", type=Path, default=Path("walk.mp4"), help=".mp4, .webm or .gif")
     return parser
 
 
@@ -147,6 +162,47 @@ def run_generate(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}", file=sys.stderr)
 
 
+def run_walk(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from lib_couple.walk.easing import EASINGS, frame_schedule
+    from lib_couple.walk.explorer import Keyframe
+    from lib_couple.walk.frame_cache import FrameCache
+    from lib_couple.walk.video import FORMATS, export_video
+
+    if len(args.keyframes) < 2:
+        raise CoupleError("--keyframes needs at least two prompts")
+    if args.seeds and len(args.seeds) != len(args.keyframes):
+        raise CoupleError(
+            f"--seeds has {len(args.seeds)} values for {len(args.keyframes)} keyframes; give one each"
+        )
+    if args.easing not in EASINGS:
+        raise CoupleError(f"--easing {args.easing!r} is not one of {', '.join(sorted(EASINGS))}")
+    if args.out.suffix.lower() not in FORMATS:
+        raise CoupleError(f"--out must end in one of {', '.join(FORMATS)}")
+    for name in ("width", "height"):
+        if getattr(args, name) % 8:
+            raise CoupleError(f"--{name} must be a multiple of 8")
+    from lib_couple.demo import load_demo_pipeline
+    from lib_couple.hosts.walk_standalone import WalkSettings, demo_explorer, render_walk
+
+    seeds = args.seeds or [1] * len(args.keyframes)
+    keyframes = [
+        Keyframe(prompt.replace("\\n", "\n"), seed)
+        for prompt, seed in zip(args.keyframes, seeds, strict=True)
+    ]
+    model = load_demo_pipeline()
+    explorer = demo_explorer(model, keyframes, args.method)
+    positions = frame_schedule(len(keyframes), args.frames, args.easing)
+    settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)
+    with tqdm(total=len(positions), desc="walk") as bar:
+        frames = render_walk(model, explorer, positions, settings, FrameCache(), lambda _, __: bar.update())
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    export_video(frames, args.out, fps=args.fps)
+    args.out.with_suffix(".json").write_text(explorer.to_json())
+    print(f"wrote {args.out} ({len(frames)} frames) and {args.out.with_suffix('.json')}", file=sys.stderr)
+
+
 def png_parameters(text: str) -> object:
     """PNG text chunk `parameters`, where Forge keeps the infotext."""
     from PIL.PngImagePlugin import PngInfo
@@ -165,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_generate(args)
         elif args.command == "serve":
             run_serve(args)
+        elif args.command == "walk":
+            run_walk(args)
     except CoupleError as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -60,3 +60,20 @@ def test_options_become_the_script_arguments() -> None:
     assert params.mapping == [[0, 1, 0, 1, 2]]
     assert params.strict_coverage
     assert params.enabled
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["walk", "--keyframes", "a red circle"], "at least two prompts"),
+        (["walk", "--keyframes", "a", "b", "--seeds", "1"], "one each"),
+        (["walk", "--keyframes", "a", "b", "--easing", "wobbly"], "--easing"),
+        (["walk", "--keyframes", "a", "b", "--out", "walk.avi"], "--out must end"),
+        (["walk", "--keyframes", "a", "b", "--width", "100"], "multiple of 8"),
+    ],
+)
+def test_bad_walk_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

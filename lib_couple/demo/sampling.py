@@ -70,6 +70,7 @@ def sample(
     seed: int,
     progress: bool = True,
     predictor: VPredictor | None = None,
+    latents: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Normalised latents [B, 4, height/8, width/8] for `cond` [B, T, D]; decode with `decode_latents`.
 
@@ -81,7 +82,13 @@ def sample(
     predict = predictor or unet_predictor(components)
     alphas = components.scheduler.alphas_cumprod.tolist()
     timesteps = trailing_timesteps(len(alphas), steps)
-    latents = initial_latents(batch, height, width, seed, unet.dtype, unet.device)
+    if latents is None:
+        latents = initial_latents(batch, height, width, seed, unet.dtype, unet.device)
+    else:  # given noise (a seed walk), drawn by the caller
+        expected = (batch, LATENT_CHANNELS, height // VAE_SCALE, width // VAE_SCALE)
+        if tuple(latents.shape) != expected:
+            raise ValueError(f"initial latents must have shape {expected}, got {tuple(latents.shape)}")
+        latents = latents.to(unet.device, unet.dtype)
     for index, t in enumerate(tqdm(timesteps, desc="demo sampling", disable=not progress)):
         v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
         uncond_v, cond_v = v.chunk(2)

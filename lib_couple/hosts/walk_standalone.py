@@ -1,0 +1,88 @@
+"""Latent walks rendered on the embedded demo model (the CLI's `walk` and the app's future tab)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
+from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
+from lib_couple.hosts.standalone import to_pil
+from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
+from lib_couple.walk.frame_cache import FrameCache, frame_key
+from lib_couple.walk.interpolate import Method
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    """How each frame is sampled; part of every frame's cache key."""
+
+    width: int = 256
+    height: int = 256
+    steps: int = 20
+    cfg: float = 5.0
+    negative: str = ""
+
+
+def demo_explorer(
+    model: DemoComponents, keyframes: Sequence[Keyframe], method: Method = "slerp"
+) -> LatentSpaceExplorer:
+    """An explorer whose prompts are encoded with the demo model's text encoder."""
+
+    def encode(prompt: str) -> torch.Tensor:
+        return encode_prompts(model, [prompt])
+
+    return LatentSpaceExplorer(keyframes, encode, architecture="sd15", method=method)
+
+
+def render_frame(
+    model: DemoComponents,
+    explorer: LatentSpaceExplorer,
+    position: float,
+    settings: WalkSettings,
+    cache: FrameCache,
+) -> Image.Image:
+    """The frame at a walk position; a frame rendered before comes from the cache, unsampled."""
+    cond = explorer.conditioning(position)
+    assert isinstance(cond, torch.Tensor)  # SD-shaped conditioning
+    shape = (1, LATENT_CHANNELS, settings.height // VAE_SCALE, settings.width // VAE_SCALE)
+    noise = explorer.noise(shape, position)
+    key = frame_key(cond, noise, vars(settings))
+
+    def render() -> Image.Image:
+        latents = sample(
+            model,
+            cond,
+            encode_prompts(model, [settings.negative]),
+            height=settings.height,
+            width=settings.width,
+            steps=settings.steps,
+            cfg=settings.cfg,
+            seed=0,
+            progress=False,
+            latents=noise,
+        )
+        return to_pil(decode_latents(model, latents))
+
+    return cache.get_or_render(key, render)
+
+
+def render_walk(
+    model: DemoComponents,
+    explorer: LatentSpaceExplorer,
+    positions: Sequence[float],
+    settings: WalkSettings,
+    cache: FrameCache,
+    on_frame: Callable[[int, Image.Image], None] | None = None,
+) -> list[Image.Image]:
+    """Frames at the given positions, in order."""
+    frames = []
+    for index, position in enumerate(positions):
+        frame = render_frame(model, explorer, position, settings, cache)
+        frames.append(frame)
+        if on_frame is not None:
+            on_frame(index, frame)
+    return frames
