@@ -8,6 +8,7 @@ STAMP := $(VENV)/.installed
 .PHONY: venv test lint typecheck pytest demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

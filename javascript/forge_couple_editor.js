@@ -1,0 +1,344 @@
+// Forge Couple: <forge-couple-editor>, the region editor (preview with boxes, and a table).
+// State: `mapping` (rows [x1, x2, y1, y2, weight]) and `selected`. Every change of the
+// mapping goes out as one `fc-change` event with detail {mapping}; setting `mapping` from
+// outside (the sync's reload) sends none.
+(() => {
+  const FC = (window.ForgeCouple = window.ForgeCouple || {});
+  const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
+
+  const STYLE = `
+    :host { display: block; font: 13px/1.4 system-ui, sans-serif; color: var(--body-text-color, #222); }
+    .layout { display: grid; grid-template-columns: minmax(140px, 1fr) minmax(0, 1.5fr); gap: 10px; align-items: start; }
+    .stage { min-width: 0; }
+    .preview { position: relative; width: 100%; max-height: 480px; background: #fff; border: 1px solid #888;
+      box-sizing: border-box; touch-action: none; user-select: none; outline: none; cursor: crosshair; }
+    .preview:focus-visible { box-shadow: 0 0 0 2px #4a90e2; }
+    canvas { position: absolute; inset: 0; width: 100%; height: 100%; }
+    .box { position: absolute; box-sizing: border-box; border: 2px solid; cursor: move; }
+    .box.selected { border-width: 3px; z-index: 2; }
+    .box span { position: absolute; left: 2px; top: 0; font-weight: bold; color: #000;
+      text-shadow: 0 0 2px #fff; pointer-events: none; }
+    .handle { position: absolute; width: 10px; height: 10px; margin: -5px 0 0 -5px; background: #fff;
+      border: 1px solid #000; box-sizing: border-box; display: none; }
+    .box.selected .handle { display: block; }
+    .side { min-width: 0; }
+    table { border-collapse: collapse; width: 100%; table-layout: fixed; font-size: 12px; }
+    th, td { border: 1px solid #8884; padding: 1px 2px; text-align: left; overflow: hidden; }
+    td input { width: 100%; box-sizing: border-box; font: inherit; background: transparent; color: inherit;
+      border: 0; padding: 1px; }
+    tr.selected { outline: 2px solid #4a90e2; outline-offset: -2px; }
+    td.prompt { text-overflow: ellipsis; white-space: nowrap; opacity: .8; }
+    td.ops { white-space: nowrap; }
+    button { font: inherit; padding: 0 3px; cursor: pointer; }
+    .bar { margin-top: 6px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+    .reason { color: #c60; min-height: 1.4em; }
+    .coverage { opacity: .8; }
+  `;
+
+  class ForgeCoupleEditor extends HTMLElement {
+    constructor() {
+      super();
+      this._mapping = FC.model.defaultMapping();
+      this.selected = -1;
+      this.prompts = [];
+      this.history = new FC.model.History();
+      this.stats = { moves: 0, totalMs: 0, maxMs: 0 };
+      this._gesture = null;
+      this.attachShadow({ mode: "open" }).innerHTML = `<style>${STYLE}</style>
+        <div class="layout">
+          <div class="stage">
+            <div class="preview" tabindex="0" part="preview"><canvas></canvas></div>
+            <div class="coverage"></div>
+          </div>
+          <div class="side">
+            <table><colgroup><col style="width:6px">${"<col style='width:12%'>".repeat(5)}<col>
+              <col style="width:7em"></colgroup><thead><tr><th></th><th>x1</th><th>x2</th><th>y1</th><th>y2</th><th>weight</th>
+              <th>prompt</th><th></th></tr></thead><tbody></tbody></table>
+            <div class="bar"><button class="default">Default mapping</button>
+              <span class="reason" role="status"></span></div>
+          </div>
+        </div>`;
+      const $ = (selector) => this.shadowRoot.querySelector(selector);
+      this.preview = $(".preview");
+      this.canvas = $("canvas");
+      this.tbody = $("tbody");
+      this.reasonLine = $(".reason");
+      this.coverageLine = $(".coverage");
+      this.boxes = [];
+      this.setAspect(1, 1);
+      this.preview.addEventListener("pointerdown", (e) => this._onPointerDown(e));
+      this.preview.addEventListener("pointermove", (e) => this._onPointerMove(e));
+      this.preview.addEventListener("pointerup", (e) => this._onPointerUp(e));
+      this.preview.addEventListener("pointercancel", (e) => this._onPointerUp(e));
+      this.preview.addEventListener("keydown", (e) => this._onKey(e));
+      this.tbody.addEventListener("change", (e) => this._onCellChange(e));
+      this.tbody.addEventListener("click", (e) => this._onTableClick(e));
+      $(".default").addEventListener("click", () => this.change(FC.model.defaultMapping(), -1));
+      this.render();
+    }
+
+    get mapping() {
+      return FC.model.copy(this._mapping);
+    }
+
+    /** Loads a mapping from outside: undoable, and no fc-change event. */
+    set mapping(rows) {
+      if (FC.model.same(rows, this._mapping)) return;
+      this.history.record(this._mapping);
+      this._mapping = FC.model.copy(rows);
+      if (this.selected >= rows.length) this.selected = rows.length - 1;
+      this.render();
+    }
+
+    setPrompts(lines) {
+      if (FC.model.same(lines, this.prompts)) return;
+      this.prompts = lines.slice();
+      this.render();
+    }
+
+    setAspect(width, height) {
+      if (!(width > 0 && height > 0)) return;
+      this.preview.style.aspectRatio = `${width} / ${height}`;
+      this.canvas.width = Math.max(1, Math.round((200 * width) / Math.max(width, height)));
+      this.canvas.height = Math.max(1, Math.round((200 * height) / Math.max(width, height)));
+      this._drawCoverage();
+    }
+
+    /** The one way the user's edits change the state: record for undo, render, announce. */
+    change(rows, selected = this.selected, reason = "") {
+      this.history.record(this._mapping);
+      this._apply(rows, selected, reason);
+    }
+
+    _apply(rows, selected, reason = "") {
+      this._mapping = FC.model.copy(rows);
+      this.selected = Math.min(selected, rows.length - 1);
+      this.reasonLine.textContent = reason;
+      this.render();
+      this.dispatchEvent(new CustomEvent("fc-change", { detail: { mapping: this.mapping }, bubbles: true }));
+    }
+
+    undo() {
+      const rows = this.history.undo(this._mapping);
+      if (rows) this._apply(rows, this.selected);
+    }
+
+    redo() {
+      const rows = this.history.redo(this._mapping);
+      if (rows) this._apply(rows, this.selected);
+    }
+
+    // --- drawing: the DOM follows the state; nodes are reused, values set in place ---
+
+    render() {
+      const rows = this._mapping;
+      while (this.boxes.length < rows.length) this.boxes.push(this._makeBox(this.boxes.length));
+      while (this.boxes.length > rows.length) this.boxes.pop().remove();
+      rows.forEach((row, i) => this._placeBox(i));
+      this._renderTable();
+      this._drawCoverage();
+    }
+
+    _makeBox(index) {
+      const box = document.createElement("div");
+      box.className = "box";
+      box.dataset.index = index;
+      box.style.borderColor = FC.model.colour(index);
+      box.style.background = FC.model.colour(index, 0.18);
+      box.innerHTML = `<span>${index + 1}</span>` + HANDLES.map((h) => `<div class="handle" data-handle="${h}"></div>`).join("");
+      for (const handle of box.querySelectorAll(".handle")) {
+        const h = handle.dataset.handle;
+        handle.style.left = h.includes("w") ? "0%" : h.includes("e") ? "100%" : "50%";
+        handle.style.top = h.includes("n") ? "0%" : h.includes("s") ? "100%" : "50%";
+        handle.style.cursor = `${h}-resize`;
+      }
+      this.preview.appendChild(box);
+      return box;
+    }
+
+    _placeBox(i) {
+      const [x1, x2, y1, y2] = this._mapping[i];
+      const style = this.boxes[i].style;
+      style.left = `${x1 * 100}%`;
+      style.top = `${y1 * 100}%`;
+      style.width = `${(x2 - x1) * 100}%`;
+      style.height = `${(y2 - y1) * 100}%`;
+      this.boxes[i].classList.toggle("selected", i === this.selected);
+    }
+
+    _renderTable() {
+      const rows = this._mapping;
+      while (this.tbody.rows.length < rows.length) {
+        const tr = this.tbody.insertRow();
+        tr.innerHTML = `<td class="swatch"></td>` +
+          FC.model.COLUMNS.map((c) => `<td><input data-column="${c}" inputmode="decimal"></td>`).join("") +
+          `<td class="prompt"></td><td class="ops"><button data-op="above" title="insert above">+↑</button>` +
+          `<button data-op="below" title="insert below">+↓</button><button data-op="delete" title="delete">✕</button></td>`;
+      }
+      while (this.tbody.rows.length > rows.length) this.tbody.deleteRow(-1);
+      rows.forEach((row, i) => {
+        const tr = this.tbody.rows[i];
+        tr.dataset.index = i;
+        tr.classList.toggle("selected", i === this.selected);
+        tr.cells[0].style.background = FC.model.colour(i);
+        tr.querySelectorAll("input").forEach((input, c) => {
+          const text = String(row[c]);
+          if (input.value !== text && input !== this.shadowRoot.activeElement) input.value = text;
+        });
+        const prompt = this.prompts[i] ?? "";
+        const cell = tr.cells[6];
+        if (cell.textContent !== prompt) cell.textContent = cell.title = prompt;
+      });
+    }
+
+    /** Uncovered areas hatched: hatch everything, then clear what a region covers. */
+    _drawCoverage() {
+      if (!this.canvas) return;
+      const { width, height } = this.canvas;
+      const ctx = this.canvas.getContext("2d");
+      ctx.clearRect(0, 0, width, height);
+      ctx.strokeStyle = "rgba(200, 0, 0, .45)";
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      for (let d = -height; d < width; d += 8) {
+        ctx.moveTo(d, height);
+        ctx.lineTo(d + height, 0);
+      }
+      ctx.stroke();
+      for (const [x1, x2, y1, y2] of this._mapping) {
+        ctx.clearRect(x1 * width, y1 * height, (x2 - x1) * width, (y2 - y1) * height);
+      }
+      const lines = this.prompts.length;
+      const count = this._mapping.length;
+      this.coverageLine.textContent = lines && lines !== count
+        ? `${count} regions, ${lines} prompt lines: they must match` : "Hatched: not covered by any region";
+    }
+
+    // --- pointer: select, move, resize, draw ---
+
+    _point(event) {
+      const rect = this.preview.getBoundingClientRect();
+      return { x: (event.clientX - rect.left) / rect.width, y: (event.clientY - rect.top) / rect.height };
+    }
+
+    _onPointerDown(event) {
+      if (event.button !== 0) return;
+      this.preview.focus();
+      const start = this._point(event);
+      const handle = event.target.closest(".handle");
+      const box = event.target.closest(".box");
+      const index = box ? Number(box.dataset.index) : -1;
+      const kind = handle ? "resize" : box ? "move" : "draw";
+      this._gesture = { kind, start, index, handle: handle && handle.dataset.handle, before: this.mapping, moved: false };
+      if (kind === "draw") {
+        this._gesture.index = this._mapping.length;
+      } else if (index !== this.selected) {
+        this.selected = index;
+        this.render();
+      }
+      this.preview.setPointerCapture(event.pointerId);
+      event.preventDefault();
+    }
+
+    _onPointerMove(event) {
+      const g = this._gesture;
+      if (!g) return;
+      const t0 = performance.now();
+      const p = this._point(event);
+      const rows = this._mapping;
+      if (g.kind === "move") {
+        rows[g.index] = FC.model.moveRow(g.before[g.index], p.x - g.start.x, p.y - g.start.y);
+      } else if (g.kind === "resize") {
+        rows[g.index] = FC.model.resizeRow(g.before[g.index], g.handle, p.x, p.y);
+      } else {
+        const row = FC.model.rowFromPoints(g.start, p);
+        if (!row) return;
+        if (rows.length === g.index) {
+          rows.push(row);
+          this.selected = g.index;
+          this.render();
+        }
+        rows[g.index] = row;
+      }
+      g.moved = true;
+      this._placeBox(g.index);
+      this._renderTable();
+      this._drawCoverage();
+      this.dispatchEvent(new CustomEvent("fc-change", { detail: { mapping: this.mapping }, bubbles: true }));
+      const ms = performance.now() - t0;
+      this.stats.moves += 1;
+      this.stats.totalMs += ms;
+      this.stats.maxMs = Math.max(this.stats.maxMs, ms);
+    }
+
+    _onPointerUp() {
+      const g = this._gesture;
+      this._gesture = null;
+      if (!g || !g.moved) return;
+      this.history.record(g.before);
+      this._apply(this._mapping, this.selected);
+    }
+
+    // --- keyboard: arrows nudge, Delete removes, Ctrl+Z / Ctrl+Y ---
+
+    _onKey(event) {
+      const ctrl = event.ctrlKey || event.metaKey;
+      const key = event.key.toLowerCase();
+      if (ctrl && key === "z" && !event.shiftKey) this.undo();
+      else if (ctrl && (key === "y" || (key === "z" && event.shiftKey))) this.redo();
+      else if (!ctrl && this.selected >= 0 && (key === "delete" || key === "backspace")) this._deleteRow(this.selected);
+      else if (!ctrl && this.selected >= 0 && key.startsWith("arrow")) {
+        const step = event.shiftKey ? 0.1 : 0.01;
+        const dx = key === "arrowleft" ? -step : key === "arrowright" ? step : 0;
+        const dy = key === "arrowup" ? -step : key === "arrowdown" ? step : 0;
+        const rows = this.mapping;
+        rows[this.selected] = FC.model.moveRow(rows[this.selected], dx, dy);
+        this.change(rows);
+      } else return;
+      event.preventDefault();
+      event.stopPropagation();
+    }
+
+    // --- table ---
+
+    _onCellChange(event) {
+      const input = event.target.closest("input");
+      if (!input) return;
+      const index = Number(input.closest("tr").dataset.index);
+      const rows = this.mapping;
+      const { row, reason } = FC.model.editCell(rows[index], input.dataset.column, input.value);
+      rows[index] = row;
+      input.value = String(row[FC.model.COLUMNS.indexOf(input.dataset.column)]);
+      this.change(rows, index, reason ? `Row ${index + 1}: ${reason}` : "");
+    }
+
+    _onTableClick(event) {
+      const tr = event.target.closest("tr");
+      if (!tr) return;
+      const index = Number(tr.dataset.index);
+      const op = event.target.closest("button")?.dataset.op;
+      const rows = this.mapping;
+      if (op === "above") {
+        rows.splice(index, 0, [0, 1, 0, 1, 1]);
+        this.change(rows, index);
+      } else if (op === "below") {
+        rows.splice(index + 1, 0, [0.25, 0.75, 0.25, 0.75, 1]);
+        this.change(rows, index + 1);
+      } else if (op === "delete") {
+        this._deleteRow(index);
+      } else if (index !== this.selected) {
+        this.selected = index;
+        this.render();
+      }
+    }
+
+    _deleteRow(index) {
+      const rows = this.mapping;
+      rows.splice(index, 1);
+      this.change(rows, Math.min(index, rows.length - 1));
+    }
+  }
+
+  if (!customElements.get("forge-couple-editor")) customElements.define("forge-couple-editor", ForgeCoupleEditor);
+  FC.Editor = ForgeCoupleEditor;
+})();

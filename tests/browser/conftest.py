@@ -1,0 +1,109 @@
+"""The standalone app served in-process, and Debian's chromium driven by Playwright.
+
+The module skips when Playwright's Python package or a chromium binary is missing, so runs
+without them pass. `FC_CHROMIUM` names another binary; `FC_BROWSER_EDITS` sets the number of
+random edit sequences (20 by default).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("FC_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def _skip_reason() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright's Python package is not installed (pip install playwright)"
+    if chromium_path() is None:
+        return "no chromium binary (apt-get install chromium, or set FC_CHROMIUM)"
+    return None
+
+
+SKIP_REASON = _skip_reason()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if SKIP_REASON is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from lib_couple import app as app_module
+    from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
+
+    directory = write_untrained_weights(tmp_path_factory.mktemp("weights"))
+
+    def loader() -> DemoComponents:
+        return load_demo_pipeline(weights_dir=directory)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    blocks = app_module.build_app(loader)
+    blocks.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        blocks.close(verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, app_url: str, console_errors: list[str]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    # No network here: answer the page's outside requests (web fonts) with nothing.
+    context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/])"), lambda route: route.fulfill(body=""))
+    opened = context.new_page()
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            console_errors.append(f"console: {message.text}")
+
+    opened.on("console", on_console)
+    opened.on("pageerror", lambda error: console_errors.append(f"pageerror: {error}"))
+    opened.goto(app_url)
+    opened.wait_for_function("() => document.querySelector('forge-couple-editor') !== null", timeout=30_000)
+    try:
+        yield opened
+    finally:
+        context.close()
