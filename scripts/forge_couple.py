@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from lib_couple.hosts.forge import settings
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.forge.services import ForgeHostServices
 from lib_couple.memory.attention_cache import AttentionCache
-from lib_couple.params import CoupleParams
+from lib_couple.params import MODES, CoupleParams
 from lib_couple.ui import build_couple_ui
 
 logger = logging.getLogger("forge_couple")
@@ -25,12 +26,15 @@ CONDITIONING_CACHE: AttentionCache[Any] = AttentionCache(int(settings.option("fc
 
 
 def _defaults() -> CoupleParams:
+    """The YAML defaults, with the settings page's default mode on top."""
     path = getattr(shared.cmd_opts, "forge_couple_config", None)
     try:
-        return load_defaults(Path(path) if path else None)
+        defaults = load_defaults(Path(path) if path else None)
     except CoupleError as error:
         logger.error("%s; using the built-in defaults", error)
-        return CoupleParams()
+        defaults = CoupleParams()
+    mode = settings.option("fc_default_mode")
+    return replace(defaults, mode=mode) if mode in MODES else defaults
 
 
 class ForgeCouple(scripts.Script):  # type: ignore[misc]

@@ -74,6 +74,16 @@ def test_user_config_sets_the_controls_defaults(tmp_path: Path) -> None:
         assert controls[ARG_NAMES.index("separator")].value == "|"
 
 
+def test_default_mode_setting_sets_the_mode_control() -> None:
+    with fake_forge() as forge:
+        forge.settings_callbacks[0]()
+        forge.shared.opts.fc_default_mode = "Mask"
+        script = forge.script.ForgeCouple()
+        with gr.Blocks():
+            controls = script.ui(True)
+        assert controls[ARG_NAMES.index("mode")].value == "Mask"
+
+
 def test_hooks_patch_and_unpatch_through_forges_signatures() -> None:
     with fake_forge() as forge:
         script = forge.script.ForgeCouple()

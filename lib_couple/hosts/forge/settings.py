@@ -7,6 +7,7 @@ from typing import Any
 from lib_couple.params import MODES
 
 SECTION = ("forge_couple", "Forge Couple")
+FROM_CONFIG = "From config"
 
 # name: (default, label, component kind, component args, info)
 OPTIONS: dict[str, tuple[Any, str, str | None, dict[str, Any] | None, str]] = {
@@ -17,7 +18,13 @@ OPTIONS: dict[str, tuple[Any, str, str | None, dict[str, Any] | None, str]] = {
         None,
         "otherwise the image is generated without regions; the error is shown either way",
     ),
-    "fc_default_mode": ("Basic", "Default mode", "radio", {"choices": list(MODES)}, "needs Reload UI"),
+    "fc_default_mode": (
+        FROM_CONFIG,
+        "Default mode",
+        "radio",
+        {"choices": [FROM_CONFIG, *MODES]},
+        "the mode the accordion opens in; 'From config' uses the YAML defaults; needs Reload UI",
+    ),
     "fc_sync_delay_ms": (
         100,
         "Region editor: delay before an edit is synced to the backend (ms)",
