@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,23 +51,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from lib_couple import app as app_module
     from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
+    from tests.app_server import serving_app
 
     directory = write_untrained_weights(tmp_path_factory.mktemp("weights"))
 
     def loader() -> DemoComponents:
         return load_demo_pipeline(weights_dir=directory)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    blocks = app_module.build_app(loader)
-    blocks.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        blocks.close(verbose=False)
+    with serving_app(loader) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

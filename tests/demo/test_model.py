@@ -211,6 +211,15 @@ def test_shipped_vae_reconstructs_colours(shipped: DemoComponents) -> None:
     [
         ("a green circle on a black background", "green", "black"),
         ("a blue square on a black background", "blue", "black"),
+        pytest.param(
+            "a red circle on a white background",
+            "red",
+            "white",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="known weakness of the shipped weights: red on white comes out yellow (issue #4)",
+            ),
+        ),
     ],
 )
 def test_shipped_model_follows_the_prompt(
@@ -230,20 +239,3 @@ def test_shipped_model_follows_the_prompt(
 
 def test_colour_names_are_distinct_in_the_palette() -> None:
     assert len(set(COLOURS)) == len(COLOURS) == 6
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness of the shipped weights: red on white comes out yellow (issue #4: train longer)",
-)
-def test_shipped_model_renders_red_on_white(shipped: DemoComponents) -> None:
-    cond = encode_prompts(shipped, ["a red circle on a white background"])
-    uncond = encode_prompts(shipped, [""])
-    hits = 0
-    for seed in range(3):
-        latents = sample(
-            shipped, cond, uncond, height=128, width=128, steps=8, cfg=5.0, seed=seed, progress=False
-        )
-        report = analyse_image(decode_latents(shipped, latents)[0].permute(1, 2, 0).numpy())
-        hits += (report.object_colour, report.background) == ("red", "white")
-    assert hits >= 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from lib_couple.infotext import from_infotext, parse_parameters
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from lib_couple.ui.couple_ui import TILE_ARGS
 from lib_couple.ui.page_head import javascript_files, page_head
+from tests.app_server import serving_app
 
 # The couple arguments the page sends (txt2img has no tile controls: those are states).
 PAGE_ARGS = [name for name in ARG_NAMES if name not in TILE_ARGS]
@@ -38,15 +38,8 @@ def client(tmp_path_factory: pytest.TempPathFactory, loads: list[int]) -> Iterat
         loads.append(1)
         return load_demo_pipeline(weights_dir=directory)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    blocks = app_module.build_app(loader)
-    blocks.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        blocks.close(verbose=False)
+    with serving_app(loader) as url:
+        yield Client(url, verbose=False)
 
 
 def call(client: Client, prompt: str, couple: CoupleParams, seed: int = 3) -> tuple[Any, str]:
