@@ -1,12 +1,16 @@
 """Train the demo model on synthetic shapes: VAE first, then UNet and text encoder jointly.
 
     python -m lib_couple.demo.train --out lib_couple/demo/weights [--minutes N] [--resume]
+    python -m lib_couple.demo.train --out DIR --init-from lib_couple/demo/weights --high-res-every 1
 
-Stages keep their results in `--work-dir`. `--vae-minutes` and `--minutes` are each
-stage's total training time: a resumed run continues a stage from its checkpoint
-(weights, EMA, optimiser, step, RNG state) until its total is spent, and re-encodes the
-latent data set only when the VAE changed. `--export-only` writes the weights of the
-last checkpoint.
+Stages keep their results in `--work-dir`. `--init-from` fine-tunes exported weights: the VAE
+and its latent normalisation are kept (the UNet learned that latent scale) and only the UNet
+and text encoder train, here on 256 px scenes at every step where shapes span enough latents.
+
+`--vae-minutes` and `--minutes` are each stage's total training time: a resumed run
+continues a stage from its checkpoint (weights, EMA, optimiser, step, RNG state) until its
+total is spent, and re-encodes the latent data set only when the VAE changed.
+`--export-only` writes the weights of the last checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderTiny, DDIMScheduler
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from lib_couple.demo.architecture import (
@@ -40,6 +45,7 @@ from lib_couple.demo.model import (
     VAE_FILE,
     embed_tokens,
     normalise_latents,
+    read_latent_normalisation,
     save_module,
     save_vae,
     tokenize,
@@ -71,6 +77,7 @@ class TrainConfig:
     checkpoint_seconds: float = 120.0
     export_only: bool = False
     log_every: int = 100
+    init_from: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -172,13 +179,14 @@ def encode_dataset(
 
 
 def build_latent_sets(
-    config: TrainConfig, vae: AutoencoderTiny
+    config: TrainConfig, vae: AutoencoderTiny, keep_normalisation: bool = False
 ) -> tuple[LatentSet, LatentSet, AutoencoderTiny]:
-    """Encode both resolutions and set the VAE's normalisation from their statistics."""
+    """Encode both resolutions and set the VAE's normalisation from their statistics (unless kept)."""
     low, low_ids = encode_dataset(vae, 10_000_000 + config.seed, config.low_res_count, 128)
     high, high_ids = encode_dataset(vae, 20_000_000 + config.seed, config.high_res_count, 256)
-    flat = torch.cat([low.flatten(), high.flatten()])
-    vae.register_to_config(scaling_factor=float(1.0 / flat.std()), shift_factor=float(flat.mean()))
+    if not keep_normalisation:
+        flat = torch.cat([low.flatten(), high.flatten()])
+        vae.register_to_config(scaling_factor=float(1.0 / flat.std()), shift_factor=float(flat.mean()))
     return (
         LatentSet(normalise_latents(vae, low), low_ids),
         LatentSet(normalise_latents(vae, high), high_ids),
@@ -220,6 +228,11 @@ def train_unet(
     uncond_ids = tokenize(build_tokenizer(), [""])[0]
     step, spent = 0, 0.0
     checkpoint_path = config.work_dir / "unet_checkpoint.pt"
+    if config.init_from is not None:
+        for module, name in ((unet, UNET_FILE), (text_encoder, TEXT_ENCODER_FILE)):
+            module.load_state_dict(load_file(str(config.init_from / name)))
+        ema_unet.load_state_dict(unet.state_dict())
+        ema_text.load_state_dict(text_encoder.state_dict())
     if config.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, weights_only=False)
         unet.load_state_dict(state["unet"])
@@ -292,9 +305,12 @@ def train_unet(
 
 def export_checkpoint(config: TrainConfig) -> None:
     """Write the EMA weights of the last UNet checkpoint (and the VAE) without training."""
-    state = torch.load(config.work_dir / "latents.pt", weights_only=True)
-    vae = build_vae(float(state["scaling_factor"]), float(state["shift_factor"]))
-    vae.load_state_dict(torch.load(config.work_dir / "vae_checkpoint.pt", weights_only=False)["vae"])
+    if config.init_from is not None:
+        vae, _ = initial_vae(config)
+    else:
+        state = torch.load(config.work_dir / "latents.pt", weights_only=True)
+        vae = build_vae(float(state["scaling_factor"]), float(state["shift_factor"]))
+        vae.load_state_dict(torch.load(config.work_dir / "vae_checkpoint.pt", weights_only=False)["vae"])
     save_vae(vae, config.out / VAE_FILE)
     checkpoint = torch.load(config.work_dir / "unet_checkpoint.pt", weights_only=False)
     unet, text_encoder = build_unet(), build_text_encoder()
@@ -305,9 +321,19 @@ def export_checkpoint(config: TrainConfig) -> None:
     print(f"exported step {checkpoint['step']} ({checkpoint['seconds'] / 60:.1f} min) to {config.out}")
 
 
+def initial_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:
+    """The VAE to encode with: trained here, or the one of `--init-from` (step -1) as it is."""
+    if config.init_from is None:
+        return train_vae(config)
+    scaling, shift = read_latent_normalisation(config.init_from / VAE_FILE)
+    vae = build_vae(scaling, shift)
+    vae.load_state_dict(load_file(str(config.init_from / VAE_FILE)))
+    return vae.float().eval().requires_grad_(False), -1
+
+
 def run(config: TrainConfig) -> None:
     config.work_dir.mkdir(parents=True, exist_ok=True)
-    vae, vae_step = train_vae(config)
+    vae, vae_step = initial_vae(config)
     latents_path = config.work_dir / "latents.pt"
     saved = torch.load(latents_path, weights_only=True) if config.resume and latents_path.is_file() else None
     if saved is not None and int(saved["vae_step"]) == vae_step:
@@ -318,7 +344,7 @@ def run(config: TrainConfig) -> None:
         high = LatentSet(saved["high"], saved["high_ids"])
         print("latents: reusing encoded data set")
     else:
-        low, high, vae = build_latent_sets(config, vae)
+        low, high, vae = build_latent_sets(config, vae, keep_normalisation=config.init_from is not None)
         _save_atomic(
             {
                 "low": low.latents,
@@ -365,7 +391,20 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--high-res-count", type=int, default=TrainConfig.high_res_count, help="256 px scenes"
     )
+    parser.add_argument(
+        "--high-res-every",
+        type=int,
+        default=TrainConfig.high_res_every,
+        help="one step in this many trains on 256 px scenes (1: every step)",
+    )
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
+    parser.add_argument(
+        "--init-from", type=Path, default=None, help="fine-tune these exported weights (VAE kept as it is)"
+    )
     args = parser.parse_args(argv)
+    if args.high_res_every < 1:
+        parser.error("--high-res-every must be at least 1")
     torch.set_num_threads(args.threads)
     return TrainConfig(
         out=args.out,
@@ -377,6 +416,10 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
         low_res_count=args.low_res_count,
         high_res_count=args.high_res_count,
         export_only=args.export_only,
+        high_res_every=args.high_res_every,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        init_from=args.init_from,
     )
 
 
