@@ -225,3 +225,47 @@ def make_batch(seed: int, count: int, size: int) -> tuple[npt.NDArray[np.float32
         images[index] = render(scene, size, colour_jitter(rng, scene)).transpose(2, 0, 1) * 2.0 - 1.0
         captions.append(caption(scene))
     return images, captions
+
+
+def strip_bounds(index: int, regions: int, columns: bool) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) of strip `index` of `regions` equal columns (or rows), in fractions."""
+    start, end = index / regions, (index + 1) / regions
+    return (start, end, 0.0, 1.0) if columns else (0.0, 1.0, start, end)
+
+
+def strip_scene(rng: np.random.Generator, regions: int, columns: bool) -> tuple[Scene, list[str]]:
+    """One object of its own colour inside each strip, and a caption per strip.
+
+    The captions are what each region's prompt line says at inference: the object, and
+    usually the shared background.
+    """
+    background = _choice(rng, COLOURS)
+    others = tuple(c for c in COLOURS if c != background)
+    colours = rng.permutation(len(others))[:regions]
+    margin = 0.03
+    objects = []
+    for index, colour in enumerate(colours):
+        x0, x1, y0, y1 = strip_bounds(index, regions, columns)
+        box = _box_in(rng, x0 + margin, x1 - margin, y0 + margin, y1 - margin, 0.12, 0.3)
+        objects.append(ShapeObject(others[int(colour)], SHAPES[int(rng.integers(len(SHAPES)))], box))
+    scene = Scene(background, tuple(objects), "full")
+    with_background = rng.random() < 0.7
+    captions = [
+        f"a {obj.colour} {obj.shape}" + (f" on a {background} background" if with_background else "")
+        for obj in objects
+    ]
+    return scene, captions
+
+
+def make_strip_batch(
+    seed: int, count: int, size: int, regions: int, columns: bool
+) -> tuple[npt.NDArray[np.float32], list[list[str]]]:
+    """`count` strip scenes ([count, 3, size, size] in [-1, 1]) and each one's per-strip captions."""
+    rng = np.random.default_rng(seed)
+    images = np.empty((count, 3, size, size), np.float32)
+    captions: list[list[str]] = []
+    for index in range(count):
+        scene, lines = strip_scene(rng, regions, columns)
+        images[index] = render(scene, size, colour_jitter(rng, scene)).transpose(2, 0, 1) * 2.0 - 1.0
+        captions.append(lines)
+    return images, captions

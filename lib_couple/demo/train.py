@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from lib_couple.demo.architecture import (
     NUM_TRAIN_TIMESTEPS,
+    VAE_SCALE,
     build_scheduler,
     build_text_encoder,
     build_unet,
@@ -50,8 +51,10 @@ from lib_couple.demo.model import (
     save_vae,
     tokenize,
 )
-from lib_couple.demo.shapes import make_batch
+from lib_couple.demo.regional_training import TrainableRegions, strip_masks
+from lib_couple.demo.shapes import make_batch, make_strip_batch
 from lib_couple.demo.tokenizer import build_tokenizer
+from lib_couple.hosts.diffusers_host import DiffusersCouple
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class TrainConfig:
     export_only: bool = False
     log_every: int = 100
     init_from: Path | None = None
+    regional_every: int = 0  # one step in this many trains through regional attention (0: never)
+    regional_count: int = 400  # strip scenes per layout
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,19 @@ class LatentSet:
 
     latents: torch.Tensor
     ids: torch.Tensor
+
+
+# (regions, columns) of the strip scenes for regional steps: the Basic layouts users draw most.
+STRIP_LAYOUTS: tuple[tuple[int, bool], ...] = ((2, True), (2, False), (3, True), (3, False))
+
+
+@dataclass(frozen=True)
+class RegionalSet:
+    """Normalised 256 px strip-scene latents, token ids per strip `[N, regions, 77]`, strip masks."""
+
+    latents: torch.Tensor
+    ids: torch.Tensor
+    masks: torch.Tensor
 
 
 def linear_warmup(step: int, warmup: int) -> float:
@@ -194,6 +212,28 @@ def build_latent_sets(
     )
 
 
+@torch.no_grad()
+def encode_strip_sets(vae: AutoencoderTiny, config: TrainConfig) -> list[RegionalSet]:
+    """One normalised latent set per strip layout, at 256 px."""
+    tokenizer = build_tokenizer()
+    sets = []
+    for number, (regions, columns) in enumerate(STRIP_LAYOUTS):
+        latents, ids = [], []
+        for index in tqdm(
+            range(0, config.regional_count, 32), desc=f"encode strips {number}", file=sys.stdout
+        ):
+            seed = 30_000_000 + 1_000_000 * number + config.seed + index
+            images, captions = make_strip_batch(
+                seed, min(32, config.regional_count - index), 256, regions, columns
+            )
+            latents.append(vae.encode(torch.from_numpy(images)).latents)
+            per_strip = [tokenize(tokenizer, [lines[r] for lines in captions]) for r in range(regions)]
+            ids.append(torch.stack(per_strip, dim=1))
+        masks = strip_masks(regions, columns, 256 // VAE_SCALE)
+        sets.append(RegionalSet(normalise_latents(vae, torch.cat(latents)), torch.cat(ids), masks))
+    return sets
+
+
 def diffusion_loss(
     unet: torch.nn.Module,
     text_encoder: torch.nn.Module,
@@ -201,19 +241,29 @@ def diffusion_loss(
     latents: torch.Tensor,
     ids: torch.Tensor,
     generator: torch.Generator,
+    masks: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """MSE of the UNet's v-prediction at uniformly drawn timesteps."""
+    """MSE of the UNet's v-prediction at uniformly drawn timesteps.
+
+    With `masks` ([regions, h, w]), `ids` are `[N, regions, 77]` and each region attends to its
+    own caption through the engine's regional attention.
+    """
     noise = torch.randn(latents.shape, generator=generator)
     timesteps = torch.randint(0, NUM_TRAIN_TIMESTEPS, (latents.shape[0],), generator=generator)
     noisy = scheduler.add_noise(latents, noise, timesteps)
     target = scheduler.get_velocity(latents, noise, timesteps)
-    context = embed_tokens(text_encoder, ids)
-    prediction = unet(noisy, timesteps, encoder_hidden_states=context).sample
+    if masks is None:
+        context = embed_tokens(text_encoder, ids)
+        prediction = unet(noisy, timesteps, encoder_hidden_states=context).sample
+    else:
+        contexts = [embed_tokens(text_encoder, ids[:, r]) for r in range(masks.shape[0])]
+        with DiffusersCouple.with_attention(TrainableRegions(contexts, masks)).applied(unet):
+            prediction = unet(noisy, timesteps, encoder_hidden_states=contexts[0]).sample
     return F.mse_loss(prediction, target)
 
 
 def train_unet(
-    config: TrainConfig, low: LatentSet, high: LatentSet
+    config: TrainConfig, low: LatentSet, high: LatentSet, strips: Sequence[RegionalSet] = ()
 ) -> tuple[torch.nn.Module, torch.nn.Module]:
     """Joint UNet + text encoder training for `config.minutes` in all; returns the EMA copies."""
     torch.manual_seed(config.seed)
@@ -266,18 +316,24 @@ def train_unet(
     running = 0.0
     progress = tqdm(desc="unet", unit="step", initial=step, mininterval=20.0, file=sys.stdout)
     while time.monotonic() - start < config.minutes * 60.0:
-        data, batch = (
-            (high, config.high_res_batch)
-            if step % config.high_res_every == config.high_res_every - 1
-            else (low, config.batch)
-        )
-        index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
-        ids = data.ids[index].clone()
-        dropped = torch.rand(batch, generator=generator) < config.caption_dropout
-        ids[dropped] = uncond_ids
         for group in optimiser.param_groups:
             group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
-        loss = diffusion_loss(unet, text_encoder, scheduler, data.latents[index], ids, generator)
+        if strips and step % config.regional_every == config.regional_every - 1:
+            chosen = strips[int(torch.randint(0, len(strips), (1,), generator=generator))]
+            index = torch.randint(0, chosen.latents.shape[0], (config.high_res_batch,), generator=generator)
+            loss = diffusion_loss(
+                unet,
+                text_encoder,
+                scheduler,
+                chosen.latents[index],
+                chosen.ids[index],
+                generator,
+                chosen.masks,
+            )
+        else:
+            loss = plain_step_loss(
+                config, step, (low, high), unet, text_encoder, scheduler, generator, uncond_ids
+            )
         optimiser.zero_grad(set_to_none=True)
         torch.autograd.backward(loss)
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -301,6 +357,27 @@ def train_unet(
     progress.close()
     save_checkpoint()
     return ema_unet, ema_text
+
+
+def plain_step_loss(
+    config: TrainConfig,
+    step: int,
+    sets: tuple[LatentSet, LatentSet],
+    unet: torch.nn.Module,
+    text_encoder: torch.nn.Module,
+    scheduler: DDIMScheduler,
+    generator: torch.Generator,
+    uncond_ids: torch.Tensor,
+) -> torch.Tensor:
+    """A whole-caption step at 128 px or (every `high_res_every`) 256 px, with caption dropout."""
+    low, high = sets
+    high_res = step % config.high_res_every == config.high_res_every - 1
+    data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
+    index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
+    ids = data.ids[index].clone()
+    dropped = torch.rand(batch, generator=generator) < config.caption_dropout
+    ids[dropped] = uncond_ids
+    return diffusion_loss(unet, text_encoder, scheduler, data.latents[index], ids, generator)
 
 
 def export_checkpoint(config: TrainConfig) -> None:
@@ -331,6 +408,18 @@ def initial_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:
     return vae.float().eval().requires_grad_(False), -1
 
 
+def load_or_encode_strips(config: TrainConfig, vae: AutoencoderTiny, vae_step: int) -> list[RegionalSet]:
+    path = config.work_dir / "strip_latents.pt"
+    if config.resume and path.is_file():
+        saved = torch.load(path, weights_only=False)
+        if saved["vae_step"] == vae_step and saved["count"] == config.regional_count:
+            print("strip latents: reusing encoded data set")
+            return list(saved["sets"])
+    sets = encode_strip_sets(vae, config)
+    _save_atomic({"vae_step": vae_step, "count": config.regional_count, "sets": sets}, path)
+    return sets
+
+
 def run(config: TrainConfig) -> None:
     config.work_dir.mkdir(parents=True, exist_ok=True)
     vae, vae_step = initial_vae(config)
@@ -359,7 +448,8 @@ def run(config: TrainConfig) -> None:
         )
     print(f"latent normalisation: scale {vae.config.scaling_factor:.4f} shift {vae.config.shift_factor:.4f}")
     save_vae(vae, config.out / VAE_FILE)
-    unet, text_encoder = train_unet(config, low, high)
+    strips = load_or_encode_strips(config, vae, vae_step) if config.regional_every else []
+    unet, text_encoder = train_unet(config, low, high, strips)
     save_module(unet, config.out / UNET_FILE)
     save_module(text_encoder, config.out / TEXT_ENCODER_FILE)
     print(f"weights written to {config.out}")
@@ -402,7 +492,16 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument(
         "--init-from", type=Path, default=None, help="fine-tune these exported weights (VAE kept as it is)"
     )
+    parser.add_argument(
+        "--regional-every",
+        type=int,
+        default=TrainConfig.regional_every,
+        help="one step in this many trains strip scenes through regional attention (0: never)",
+    )
+    parser.add_argument("--regional-count", type=int, default=TrainConfig.regional_count)
     args = parser.parse_args(argv)
+    if args.regional_every < 0:
+        parser.error("--regional-every must be 0 or more")
     if args.high_res_every < 1:
         parser.error("--high-res-every must be at least 1")
     torch.set_num_threads(args.threads)
@@ -420,6 +519,8 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
         lr=args.lr,
         warmup_steps=args.warmup_steps,
         init_from=args.init_from,
+        regional_every=args.regional_every,
+        regional_count=args.regional_count,
     )
 
 

@@ -6,15 +6,34 @@ and records the latent size of each UNet call; `remove()` restores the previous 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
 
-from lib_couple.attention.couple import COND, RegionalAttention
+from lib_couple.attention.couple import COND, Projection, RegionalAttention
 from lib_couple.errors import CoupleError
+
+
+class CoupleAttention(Protocol):
+    """What the processors call: `RegionalAttention`, or another regional attention of that form."""
+
+    def __call__(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        *,
+        layer: Hashable,
+        project: Projection,
+        heads: int,
+        latent_hw: tuple[int, int],
+        cond_or_uncond: Sequence[int],
+    ) -> torch.Tensor: ...
+
+    def clear(self) -> None: ...
 
 
 class RegionalAttnProcessor:
@@ -98,7 +117,19 @@ class DiffusersCouple:
         strict: bool = False,
         cond_or_uncond: Sequence[int] | None = None,
     ) -> None:
-        self.attention = RegionalAttention.single(conds, masks, strict=strict)
+        self._setup(RegionalAttention.single(conds, masks, strict=strict), cond_or_uncond)
+
+    @classmethod
+    def with_attention(
+        cls, attention: CoupleAttention, cond_or_uncond: Sequence[int] | None = None
+    ) -> DiffusersCouple:
+        """Install another regional attention the same way (the demo model's training uses one)."""
+        couple = cls.__new__(cls)
+        couple._setup(attention, cond_or_uncond)
+        return couple
+
+    def _setup(self, attention: CoupleAttention, cond_or_uncond: Sequence[int] | None) -> None:
+        self.attention: CoupleAttention = attention
         self.cond_or_uncond = list(cond_or_uncond) if cond_or_uncond is not None else None
         self.latent_hw: tuple[int, int] = (0, 0)
         self._unet: nn.Module | None = None

@@ -24,6 +24,8 @@ from lib_couple.demo.shapes import (
     random_scene,
     render,
     shape_mask,
+    strip_bounds,
+    strip_scene,
 )
 from lib_couple.demo.tokenizer import CONTEXT_LENGTH, build_tokenizer
 
@@ -159,3 +161,18 @@ def test_tokenizer_pads_to_context_length_with_eos() -> None:
 def test_unknown_words_map_to_unk() -> None:
     ids = TOKENIZER("a purple circle").input_ids
     assert TOKENIZER.unk_token_id in ids
+
+
+@given(seed=seeds, regions=st.integers(2, 3), columns=st.booleans())
+def test_strip_scenes_keep_each_object_in_its_strip(seed: int, regions: int, columns: bool) -> None:
+    scene, captions = strip_scene(np.random.default_rng(seed), regions, columns)
+    assert len(scene.objects) == len(captions) == regions
+    assert len({obj.colour for obj in scene.objects} | {scene.background}) == regions + 1
+    for index, (obj, line) in enumerate(zip(scene.objects, captions, strict=True)):
+        x0, x1, y0, y1 = strip_bounds(index, regions, columns)
+        box = obj.box
+        assert x0 <= box.x0 < box.x1 <= x1
+        assert y0 <= box.y0 < box.y1 <= y1
+        objects, background = parse_caption(line)
+        assert objects == [(obj.colour, obj.shape)]
+        assert background in (None, scene.background)

@@ -58,7 +58,7 @@ def test_a_resumed_run_continues_from_the_checkpoint(
     load_demo_pipeline(weights_dir=out)  # the exported weights load as the shipped ones do
 
 
-def test_fine_tuning_keeps_the_vae_and_moves_the_unet(tmp_path: Path) -> None:
+def test_regional_fine_tuning_keeps_the_vae_and_moves_the_unet(tmp_path: Path) -> None:
     base = write_untrained_weights(tmp_path / "base", seed=3)
     out = tmp_path / "out"
     main(
@@ -71,6 +71,10 @@ def test_fine_tuning_keeps_the_vae_and_moves_the_unet(tmp_path: Path) -> None:
             str(base),
             "--high-res-every",
             "1",
+            "--regional-every",
+            "2",
+            "--regional-count",
+            "4",
             "--minutes",
             "0.02",
             *TINY,
