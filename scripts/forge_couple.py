@@ -63,6 +63,9 @@ class ForgeCouple(scripts.Script):  # type: ignore[misc]
     def after_extra_networks_activate(self, p: Any, *args: Any, **kwargs: Any) -> None:
         self.runner.after_extra_networks_activate(p, kwargs["prompts"], kwargs.get("extra_network_data"))
 
+    def process_batch(self, p: Any, *args: Any, **kwargs: Any) -> None:
+        self.runner.process_batch(p)
+
     def process_before_every_sampling(self, p: Any, *args: Any, **kwargs: Any) -> None:
         self.runner.process_before_every_sampling(p, kwargs["x"])
 

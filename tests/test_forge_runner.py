@@ -9,7 +9,14 @@ from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
 from lib_couple.infotext import from_infotext
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
-from tests.doubles.forge_processing import Processing, SdModel, Services, run_generation, sample_pass
+from tests.doubles.forge_processing import (
+    Processing,
+    SdModel,
+    Services,
+    run_generation,
+    run_sd_upscale,
+    sample_pass,
+)
 from tests.doubles.forge_unet import ModelPatcher
 
 PROMPT = "a red circle\na blue square"
@@ -185,3 +192,47 @@ def test_trailing_empty_line_is_ignored() -> None:
     passes = run_generation(runner, p, args())
     assert is_patched(passes[0].unet)
     assert torch.isfinite(passes[0].output).all()
+
+
+def test_sd_upscale_tiles_get_the_lines_of_their_regions_and_no_regional_attention() -> None:
+    runner, p, services = setup("1girl, red dress\n1boy, blue suit")
+    p.batch_size = 2
+    tile_args = args(use_tile=True, tile_h=2, tile_v=2, tile_threshold=0.75, tile_replace="1boy: male")
+    seen = run_sd_upscale(runner, p, tile_args, tiles=4)
+    assert seen == [["1girl, red dress", "male, blue suit"]] * 2  # row by row: left, right, left, right
+    assert services.attention_calls == 0
+    assert unpatched_after(p.sd_model)
+
+
+def test_tile_mode_needs_img2img_and_bad_replacement_is_reported() -> None:
+    runner, p, _ = setup()
+    passes = run_generation(runner, p, args(use_tile=True))
+    assert is_patched(passes[0].unet)  # txt2img: tile mode does not apply, the regions do
+    runner, p, _ = setup()
+    seen = run_sd_upscale(runner, p, args(use_tile=True, tile_replace="no colon"), tiles=2)
+    assert seen == [[PROMPT]] * 2
+    assert any("subject replacement line 1" in text for text in p.comments)
+
+
+def test_tile_debug_logs_each_tiles_prompt_and_advanced_boxes_follow_the_threshold(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a box half in each top tile and a box over the whole top row; the bottom row has none
+    mapping = [[0.25, 0.75, 0.0, 0.25, 1.0], [0.0, 1.0, 0.0, 0.5, 1.0]]
+    prompt = "a cat\na sky"
+    for threshold, top in ((1.0, "a sky"), (0.0, "a cat, a sky")):
+        runner, p, _ = setup(prompt)
+        with caplog.at_level("INFO", logger="forge_couple"):
+            tile_args = args(
+                mode="Advanced",
+                mapping=mapping,
+                use_tile=True,
+                tile_h=2,
+                tile_v=2,
+                tile_threshold=threshold,
+                debug=True,
+            )
+            seen = run_sd_upscale(runner, p, tile_args, tiles=4)
+        assert seen[0] == seen[1] == [top]
+        assert seen[2] == seen[3] == ["a cat, a sky"]  # no region there: every line
+        assert f"tile 3: {seen[3][0]}" in caplog.text

@@ -11,10 +11,11 @@ from typing import Any, Literal
 
 import gradio as gr
 
+from lib_couple.errors import CoupleError
 from lib_couple.params import ARG_NAMES, MODES, CoupleParams
 from lib_couple.prompts import COMMON_SYNTAXES
 from lib_couple.regions import BACKGROUNDS, DIRECTIONS
-from lib_couple.ui import infotext_fields, mapping_table, region_panels
+from lib_couple.ui import infotext_fields, mapping_table, mask_list, region_panels
 from lib_couple.ui.infotext_fields import InfotextKey
 from lib_couple.ui.region_panels import QUIET, not_saved
 
@@ -78,6 +79,43 @@ def _tile_controls(is_img2img: bool, defaults: CoupleParams) -> dict[str, gr.com
     return dict(zip(TILE_ARGS, (use_tile, tile_h, tile_v, tile_threshold, tile_replace, debug), strict=True))
 
 
+def on_new_canvas(width: float | None, height: float | None) -> tuple[Any, str]:
+    try:
+        return mask_list.blank_canvas(
+            width, height
+        ), "Paint the region in white, then press **Add painted mask**."
+    except CoupleError as error:
+        return gr.update(), f"⚠️ {error}"
+
+
+def on_add_painted(store: str, canvas: object, weight: float | None) -> tuple[Any, str]:
+    text, status = mask_list.add_painted_mask(store, canvas, weight)
+    return gr.update() if text is None else text, status
+
+
+def _paint_controls(masks: region_panels.MaskPanel) -> None:
+    """A canvas to paint a mask on, appended to the Mask panel; it adds to the same mask list."""
+    with masks.column, gr.Accordion("Paint a mask", open=False):
+        with gr.Row():
+            width = gr.Number(1024, label="Canvas width", precision=0, minimum=8, maximum=8192)
+            height = gr.Number(1024, label="Canvas height", precision=0, minimum=8, maximum=8192)
+            new = gr.Button("New black canvas", size="sm")
+        canvas = gr.ImageEditor(
+            mask_list.blank_canvas(512, 512),
+            type="pil",
+            image_mode="RGBA",
+            sources=["upload", "clipboard"],
+            label="Paint the region (white brush); upload the img2img input to paint over it",
+            brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
+            transforms=[],
+            height=320,
+        )
+        add = gr.Button("Add painted mask", size="sm")
+    not_saved(width, height, canvas)
+    new.click(on_new_canvas, [width, height], [canvas, masks.status], **QUIET)
+    add.click(on_add_painted, [masks.store, canvas, masks.weight], [masks.store, masks.status], **QUIET)
+
+
 def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = None) -> CoupleUI:
     """The accordion, built inside the caller's Blocks context, starting from `defaults`."""
     defaults = defaults or CoupleParams()
@@ -133,6 +171,7 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
         )
         advanced = region_panels.build_advanced_panel(advanced_on, rows)
         masks = region_panels.build_mask_panel(mask_on)
+        _paint_controls(masks)
         # The script argument: JSON text that JS and paste can write without a server round trip.
         c["mapping"] = gr.Textbox(
             mapping_table.mapping_text(defaults.mapping),

@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from lib_couple.errors import CoupleError
@@ -88,6 +89,77 @@ def add_mask(text: str | None, image: Image.Image | None, weight: object) -> tup
         return [*masks, {"mask": encode_mask(image), "weight": value}]
 
     return _edit(text, change)
+
+
+def blank_canvas(width: object, height: object) -> dict[str, Any]:
+    """An ImageEditor value: a black canvas of the image's size to paint a region on in white."""
+    sizes = []
+    for name, value in (("width", width), ("height", height)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 8 <= value <= 8192:
+            raise CoupleError(f"canvas {name} must be a number of pixels from 8 to 8192, got {value!r}")
+        sizes.append(int(value))
+    background = Image.new("RGB", (sizes[0], sizes[1]), (0, 0, 0))
+    return {"background": background, "layers": [], "composite": background.copy()}
+
+
+def _as_image(value: object, what: str) -> Image.Image | None:
+    if value is None or isinstance(value, Image.Image):
+        return value
+    if isinstance(value, np.ndarray):
+        return Image.fromarray(value)
+    raise CoupleError(f"the canvas {what} is not an image (got {type(value).__name__})")
+
+
+def _painted(layer: Image.Image) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Where a layer is painted: its alpha if it has one (any brush colour), else its light pixels."""
+    if "A" in layer.getbands():
+        return np.asarray(layer.getchannel("A")) > 0
+    return np.asarray(layer.convert("L")) > 127
+
+
+def painted_mask(value: object) -> Image.Image:
+    """The painted area of a gr.ImageEditor value (background, layers, composite) as a mask.
+
+    The mask is white where any layer is painted and has the canvas's size; the background (a
+    black canvas or the img2img input) never counts. With no layers, what the composite adds to
+    the background counts, and with neither, the composite's light pixels (white on black).
+    """
+    if not isinstance(value, dict):
+        raise CoupleError("nothing is painted yet: paint the region with the brush first")
+    background = _as_image(value.get("background"), "background")
+    composite = _as_image(value.get("composite"), "composite")
+    layers = [layer for layer in (_as_image(item, "layer") for item in value.get("layers") or []) if layer]
+    canvas = background or composite or (layers[0] if layers else None)
+    if canvas is None:
+        raise CoupleError("nothing is painted yet: paint the region with the brush first")
+    size = canvas.size
+    painted = np.zeros((size[1], size[0]), dtype=bool)
+    for layer in layers:
+        if layer.size != size:
+            layer = layer.resize(size, Image.Resampling.NEAREST)
+        painted |= _painted(layer)
+    if not layers and composite is not None:
+        composite = composite.resize(size, Image.Resampling.NEAREST) if composite.size != size else composite
+        if background is not None:
+            difference = np.abs(
+                np.asarray(composite.convert("RGB"), dtype=np.int16)
+                - np.asarray(background.convert("RGB"), dtype=np.int16)
+            )
+            painted |= difference.max(axis=2) > 8
+        else:
+            painted |= _painted(composite.convert("RGB"))
+    if not painted.any():
+        raise CoupleError("nothing is painted yet: paint the region with the brush first")
+    return Image.fromarray(painted.astype(np.uint8) * 255, mode="L")
+
+
+def add_painted_mask(text: str | None, value: object, weight: object) -> tuple[str | None, str]:
+    """Append the painted region of the canvas as a new mask with its weight."""
+    try:
+        image = painted_mask(value)
+    except CoupleError as error:
+        return None, f"⚠️ {error}"
+    return add_mask(text, image, weight)
 
 
 def remove_mask(text: str | None, number: object) -> tuple[str | None, str]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from PIL import Image
 
 from lib_couple.attention.cross_attention import multihead_attention
 from tests.doubles.forge_unet import ModelPatcher, make_patcher, run_unet
@@ -64,6 +65,7 @@ class Processing:
     extra_generation_params: dict[str, Any] = field(default_factory=dict)
     comments: dict[str, int] = field(default_factory=dict)
     is_hr_pass: bool = False
+    init_images: list[Any] = field(default_factory=list)  # img2img only
 
     def comment(self, text: str) -> None:
         self.comments[text] = 1
@@ -148,3 +150,25 @@ def run_generation(
             p.is_hr_pass = False
     runner.postprocess(p)
     return passes
+
+
+def run_sd_upscale(runner: Any, p: Processing, args: Sequence[object], tiles: int) -> list[list[str]]:
+    """SD Upscale's sequence: one img2img generation per batch of tiles, hooks in Forge's order.
+
+    Returns the prompts each batch's conditioning was made from (`p.prompts` after process_batch).
+    """
+    p.init_images = [Image.new("RGB", (p.width, p.height))]  # the input before it is cut
+    runner.setup(p, list(args))
+    model = p.sd_model
+    seen: list[list[str]] = []
+    for start in range(0, tiles, p.batch_size):
+        p.init_images = [f"tile {i}" for i in range(start, min(start + p.batch_size, tiles))]
+        p.prompts = [p.prompt] * p.batch_size
+        model.forge_objects = model.forge_objects_original.shallow_copy()
+        runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+        runner.process_batch(p)
+        seen.append(list(p.prompts))
+        runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, p.height // 8, p.width // 8))
+        sample_pass(p, (p.height // 8, p.width // 8), seed=start)  # patched UNets would count attention
+        runner.postprocess(p)
+    return seen

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import gradio as gr
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +15,8 @@ from PIL import Image
 from lib_couple.errors import CoupleError
 from lib_couple.params import CoupleParams
 from lib_couple.planning import mask_layers, plan_regions
-from lib_couple.ui import mask_list
+from lib_couple.ui import build_couple_ui, mask_list
+from lib_couple.ui.couple_ui import on_add_painted
 from lib_couple.ui.mask_list import add_mask, gallery_items, parse_masks, remove_mask, set_weights
 
 
@@ -106,3 +110,108 @@ def test_status_counts_masks() -> None:
 def test_entries_without_a_mask_are_refused() -> None:
     with pytest.raises(CoupleError, match=r'mask 1 must be \{"mask"'):
         parse_masks('[{"weight": 1}]')
+
+
+# --- painted masks: the ImageEditor's value to a mask ---
+
+canvas_sizes = st.tuples(st.integers(8, 48), st.integers(8, 48))
+
+
+@st.composite
+def painted_rects(draw: st.DrawFn) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+    width, height = draw(canvas_sizes)
+    x1, y1 = draw(st.integers(0, width - 1)), draw(st.integers(0, height - 1))
+    return (width, height), (x1, y1, draw(st.integers(x1 + 1, width)), draw(st.integers(y1 + 1, height)))
+
+
+def expected(size: tuple[int, int], rect: tuple[int, int, int, int]) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+    mask[rect[1] : rect[3], rect[0] : rect[2]] = 255
+    return mask
+
+
+@given(painted_rects(), st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)))
+@settings(max_examples=40)
+def test_an_alpha_brush_of_any_colour_gives_the_painted_area(
+    painted: tuple[tuple[int, int], tuple[int, int, int, int]], colour: tuple[int, int, int]
+) -> None:
+    size, rect = painted
+    value = mask_list.blank_canvas(*size)
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    layer.paste((*colour, 255), rect)
+    value["layers"] = [layer]
+    mask = mask_list.painted_mask(value)
+    assert mask.size == size
+    assert (np.asarray(mask) == expected(size, rect)).all()
+
+
+@given(painted_rects())
+@settings(max_examples=40)
+def test_a_white_brush_on_an_opaque_layer_or_composite_gives_the_painted_area(
+    painted: tuple[tuple[int, int], tuple[int, int, int, int]],
+) -> None:
+    size, rect = painted
+    drawn = Image.new("RGB", size, (0, 0, 0))
+    drawn.paste((255, 255, 255), rect)
+    on_layer = mask_list.painted_mask({"background": None, "layers": [drawn], "composite": None})
+    # over a photo (img2img input): only what the brush changed counts
+    photo = Image.new("RGB", size, (90, 120, 60))
+    over_photo = photo.copy()
+    over_photo.paste((255, 255, 255), rect)
+    on_composite = mask_list.painted_mask({"background": photo, "layers": [], "composite": over_photo})
+    for mask in (on_layer, on_composite):
+        assert mask.size == size
+        assert (np.asarray(mask) == expected(size, rect)).all()
+
+
+@given(canvas_sizes)
+@settings(max_examples=20)
+def test_an_unpainted_canvas_gives_a_clear_message(size: tuple[int, int]) -> None:
+    value = mask_list.blank_canvas(*size)
+    value["layers"] = [Image.new("RGBA", size, (255, 255, 255, 0))]
+    empties: list[object] = [value, None, {"background": None, "layers": [], "composite": None}]
+    for empty in empties:
+        with pytest.raises(CoupleError, match="nothing is painted yet"):
+            mask_list.painted_mask(empty)
+    text, status = mask_list.add_painted_mask("[]", value, 1.0)
+    assert text is None
+    assert status.startswith("⚠️ nothing is painted yet")
+
+
+def test_a_painted_mask_joins_the_list_as_an_api_mapping_entry() -> None:
+    value = mask_list.blank_canvas(32, 16)
+    layer = Image.new("RGBA", (32, 16), (0, 0, 0, 0))
+    layer.paste((255, 255, 255, 255), (0, 0, 16, 16))
+    value["layers"] = [layer]
+    text, status = mask_list.add_painted_mask(with_masks(1), value, 0.5)
+    assert text is not None, status
+    masks = parse_masks(text)
+    assert masks[1]["weight"] == 0.5
+    layers = mask_layers(masks)
+    assert layers[1].mask.shape == (16, 32)
+    assert layers[1].mask[:, :16].min() == 1.0
+    assert layers[1].mask[:, 16:].max() == 0.0
+    with pytest.raises(CoupleError, match="canvas width"):
+        mask_list.blank_canvas(0, 16)
+
+
+def test_the_paint_canvas_adds_to_the_mask_list_behind_the_mapping() -> None:
+    with gr.Blocks() as blocks:
+        ui = build_couple_ui(True, "i2i")
+    editors = [block for block in blocks.blocks.values() if isinstance(block, gr.ImageEditor)]
+    assert len(editors) == 1
+    (add,) = (dep for dep in blocks.fns.values() if dep.fn is on_add_painted)
+    store = add.inputs[0]
+    assert add.inputs[1] is editors[0]
+    assert add.outputs[0] is store
+    # the store is the Mask panel's list, which feeds the mapping argument in Mask mode
+    changes = [
+        dep for dep in blocks.fns.values() if store in dep.inputs and ui.components["mapping"] in dep.outputs
+    ]
+    assert changes
+    value = mask_list.blank_canvas(16, 8)
+    value["layers"] = [half_mask().convert("RGBA")]
+    value["layers"][0].putalpha(half_mask())
+    text, status = on_add_painted("[]", value, 1.0)
+    assert isinstance(text, str), status
+    assert (np.asarray(mask_list.decode_mask(parse_masks(text)[0], 1)) == np.asarray(half_mask())).all()

@@ -26,6 +26,7 @@ from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.planning import plan_regions
 from lib_couple.regions import RegionPlan
+from lib_couple.tiles import grid_box, tile_prompt
 
 logger = logging.getLogger("forge_couple")
 
@@ -74,6 +75,8 @@ class CoupleRunner:
         self.planned_for: tuple[tuple[str, ...], int, int] | None = None
         self.network_state: str = ""
         self._patches: list[_Patch] = []
+        self.tiles_done = 0  # SD Upscale's tiles so far, counted row by row across its batches
+        self.source_size: tuple[int, int] | None = None  # img2img's input, before SD Upscale cuts it
 
     # --- hooks ---
 
@@ -83,6 +86,9 @@ class CoupleRunner:
         self._reset()
         try:
             self.params = params_from_args(args)
+            images = getattr(p, "init_images", None)
+            if images and hasattr(images[0], "size"):
+                self.source_size = (int(images[0].size[0]), int(images[0].size[1]))
         except CoupleError as error:
             self.params = CoupleParams(enabled=True)
             self._fail(p, self.params, error)
@@ -91,7 +97,7 @@ class CoupleRunner:
         self, p: Any, prompts: Sequence[str], extra_network_data: object = None
     ) -> None:
         params = self.params
-        if not params.enabled or self.error or not self._supported(p, params):
+        if not params.enabled or self.error or _tiling(p, params) or not self._supported(p, params):
             return
         self.network_state = repr(extra_network_data)
         self._plan(p, params, list(prompts))
@@ -102,6 +108,8 @@ class CoupleRunner:
             return
         if params.compatibility and getattr(p, "is_hr_pass", False):
             return
+        if _tiling(p, params):
+            return  # tile mode has given each tile its own prompt instead (process_batch)
         if getattr(p, "_ad_inner", False):
             return  # ADetailer's inner passes paint a crop: the regions do not apply to it
         if not self._supported(p, params):
@@ -133,6 +141,37 @@ class CoupleRunner:
             return
         forge_objects.unet = patched
         self._patches.append(_Patch(forge_objects, original, patched, couple))
+
+    def process_batch(self, p: Any) -> None:
+        """Tile mode: give each SD Upscale tile of this batch the lines of the regions it holds.
+
+        Runs after LoRA tags are stripped from `p.prompts` and before the conditioning is made.
+        """
+        params = self.params
+        if not params.enabled or self.error or not _tiling(p, params):
+            return
+        count = len(getattr(p, "init_images", None) or p.prompts)
+        width, height = _plan_size(self.source_size or (p.width * params.tile_h, p.height * params.tile_v))
+        try:
+            prompts = list(p.prompts)
+            for item in range(min(count, len(prompts))):
+                plan = plan_regions(params, prompts[item], width, height)
+                box = grid_box(self.tiles_done + item, params.tile_h, params.tile_v, width, height)
+                prompts[item] = tile_prompt(
+                    plan.prompts, plan.masks, box, params.tile_threshold, params.tile_replace
+                )
+                if params.debug:
+                    logger.info(
+                        "tile %d: %s",
+                        (self.tiles_done + item) % (params.tile_h * params.tile_v),
+                        prompts[item],
+                    )
+        except CoupleError as error:
+            self._fail(p, params, error)
+            return
+        self.tiles_done += count
+        p.prompts = prompts
+        p.extra_generation_params.update(to_infotext(params))
 
     def postprocess(self, p: Any) -> None:
         self.restore()
@@ -193,3 +232,15 @@ class CoupleRunner:
         p.comment(self.error)
         if self.services.interrupt_on_error():
             self.services.interrupt()
+
+
+def _tiling(p: Any, params: CoupleParams) -> bool:
+    """Whether tile mode is on for this img2img generation (it has no meaning in txt2img)."""
+    return params.use_tile and bool(getattr(p, "init_images", None))
+
+
+def _plan_size(size: tuple[int, int], longest: int = 256) -> tuple[int, int]:
+    """The whole upscaled image's aspect at a small size: tile mode only measures overlaps."""
+    width, height = size
+    scale = longest / max(width, height, 1)
+    return max(8, round(width * scale)), max(8, round(height * scale))
