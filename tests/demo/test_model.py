@@ -217,7 +217,8 @@ def test_shipped_vae_reconstructs_colours(shipped: DemoComponents) -> None:
             "white",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known weakness of the shipped weights: red on white comes out yellow (issue #4)",
+                reason="known weakness: at 128 px and 8 steps red on white still comes out yellow "
+                "(right at 256 px and 20 steps)",
             ),
         ),
     ],
