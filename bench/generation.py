@@ -6,19 +6,14 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-import lib_couple.hosts.standalone as standalone
 from bench.memory import rss_bytes
 from lib_couple.demo.model import DemoComponents, load_demo_pipeline, weights_present
 from lib_couple.hosts.standalone import GenerationRequest, generate
-from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.memory.manager import count_live_tensors_now, get_memory_manager
 from lib_couple.params import CoupleParams
 
@@ -54,23 +49,6 @@ class EncoderCalls:
         self._handle.remove()
 
 
-@contextmanager
-def cached_encoding(cache: AttentionCache[torch.Tensor]) -> Iterator[None]:
-    """The standalone host with encodings cached as the Forge runner caches conditionings."""
-    names = vars(standalone)  # the host's own reference to encode_prompts is what it calls
-    original = names["encode_prompts"]
-
-    def encode(components: DemoComponents, prompts: list[str]) -> torch.Tensor:
-        key = cache_key(id(components.text_encoder), tuple(prompts))
-        return cache.get_or_compute(key, lambda: original(components, prompts))
-
-    names["encode_prompts"] = encode
-    try:
-        yield
-    finally:
-        names["encode_prompts"] = original
-
-
 @dataclass
 class GenerationResults:
     weights: str
@@ -93,12 +71,10 @@ def _median_seconds(runs: dict[str, Callable[[], object]], rounds: int) -> dict[
 
 
 def long_run(model: DemoComponents, count: int, size: int) -> dict[str, Any]:
-    """`count` regional generations in a row, each in the manager's generation scope."""
-    manager = get_memory_manager()
+    """`count` regional generations in a row (each in the manager's generation scope)."""
     marks: list[tuple[int, int, int]] = []
     for index in range(count):
-        with manager.generation():
-            generate(model, request(True, size, 2, seed=index), progress=False)
+        generate(model, request(True, size, 2, seed=index), progress=False)  # in its own scope
         if index in (0, count // 2, count - 1):
             marks.append((index + 1, count_live_tensors_now(), rss_bytes()))
     first, last = marks[0], marks[-1]
@@ -125,16 +101,14 @@ def run(quick: bool) -> GenerationResults:
     )
     calls = EncoderCalls(model)
     encoder_calls: dict[str, int] = {}
+    cache = get_memory_manager().cache  # the host's own encoding cache
+    cache.clear()
+    hits_before = cache.stats.hits
     for label in ("first", "second"):
         before = calls.count
-        generate(model, request(True, size, 1), progress=False)
-        encoder_calls[f"{label} (no cache)"] = calls.count - before
-    cache: AttentionCache[torch.Tensor] = AttentionCache(16)
-    with cached_encoding(cache):
-        for label in ("first", "second"):
-            before = calls.count
-            generate(model, request(True, size, 1), progress=False)
-            encoder_calls[f"{label} (AttentionCache)"] = calls.count - before
+        generate(model, request(True, size, 1, seed=5), progress=False)
+        encoder_calls[label] = calls.count - before
     calls.close()
     flat = long_run(model, 10 if quick else 100, 64)
-    return GenerationResults(weights, size, steps, seconds, encoder_calls, cache.stats.hits, flat)
+    hits = cache.stats.hits - hits_before
+    return GenerationResults(weights, size, steps, seconds, encoder_calls, hits, flat)

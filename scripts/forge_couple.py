@@ -7,22 +7,33 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from modules import scripts, shared
+from modules import script_callbacks, scripts, shared
 
 from lib_couple.config import load_defaults
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge import settings
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.forge.services import ForgeHostServices
-from lib_couple.memory.attention_cache import AttentionCache
+from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import MODES, CoupleParams
 from lib_couple.ui import build_couple_ui
 
 logger = logging.getLogger("forge_couple")
 settings.register()
 
-# Encoded region lines, shared by the txt2img and img2img instances for the whole session.
-CONDITIONING_CACHE: AttentionCache[Any] = AttentionCache(int(settings.option("fc_cache_entries")))
+# The process's memory manager owns the encoded region lines, shared by the txt2img and img2img
+# instances for the whole session; a newly loaded checkpoint drops them.
+MEMORY = get_memory_manager()
+CONDITIONING_CACHE = MEMORY.cache
+CONDITIONING_CACHE.resize(int(settings.option("fc_cache_entries")))
+
+
+def _forget_encodings(_sd_model: Any) -> None:
+    # Keys hold the checkpoint's identity, so old entries could only waste memory.
+    MEMORY.cache.clear()
+
+
+script_callbacks.on_model_loaded(_forget_encodings)
 
 
 def _defaults() -> CoupleParams:
@@ -40,7 +51,7 @@ def _defaults() -> CoupleParams:
 class ForgeCouple(scripts.Script):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
-        self.runner = CoupleRunner(ForgeHostServices(), CONDITIONING_CACHE)
+        self.runner = CoupleRunner(ForgeHostServices(), manager=MEMORY)
 
     def title(self) -> str:
         return "Forge Couple"

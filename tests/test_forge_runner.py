@@ -236,3 +236,23 @@ def test_tile_debug_logs_each_tiles_prompt_and_advanced_boxes_follow_the_thresho
         assert seen[0] == seen[1] == [top]
         assert seen[2] == seen[3] == ["a cat, a sky"]  # no region there: every line
         assert f"tile 3: {seen[3][0]}" in caplog.text
+
+
+def test_the_manager_holds_the_patched_unets_only_while_the_generation_runs() -> None:
+    runner, p, _ = setup(n_iter=2)
+    tracked: list[int] = []
+    hook = runner.process_before_every_sampling
+
+    def spy(p: Processing, x: torch.Tensor) -> None:
+        hook(p, x)
+        tracked.append(runner.manager.tracked_models)
+
+    runner.process_before_every_sampling = spy  # type: ignore[method-assign]
+    run_generation(runner, p, args())
+    assert tracked == [1, 2]  # one patched clone per batch, both alive until the end
+    assert runner.manager.tracked_models == 0
+    with pytest.raises(RuntimeError, match="sampler failed"):
+        run_generation(runner, p, args(), fail_in_sampling=True)
+    assert runner.manager.tracked_models == 1  # an exception skipped postprocess ...
+    runner.setup(p, args())
+    assert runner.manager.tracked_models == 0  # ... and the next generation cleans up first

@@ -102,3 +102,15 @@ def test_bad_input_interrupts_through_shared_state() -> None:
         run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
         assert forge.shared.state.interrupted
         assert p.extra_generation_params["forge_couple"] == "ERROR"
+
+
+def test_loading_a_model_forgets_the_cached_encodings() -> None:
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        script.runner.cache.clear()  # the process's manager outlives other tests' scripts
+        p = Processing("a red circle\na blue square", SdModel())
+        run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        assert len(script.runner.cache) == 2
+        assert len(forge.model_loaded_callbacks) == 1
+        forge.model_loaded_callbacks[0](SdModel())
+        assert len(script.runner.cache) == 0

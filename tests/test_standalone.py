@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+from pathlib import Path
+
 import pytest
 
 from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.standalone import GenerationRequest, generate
 from lib_couple.infotext import from_infotext, parse_parameters
+from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import CoupleParams
 
 
@@ -57,3 +61,22 @@ def test_bad_regions_fail_before_sampling(random_model: DemoComponents) -> None:
             progress=False,
         )
     assert dict(random_model.unet.attn_processors) == processors
+
+
+def test_a_repeated_generation_encodes_nothing_again(tmp_path: Path) -> None:
+    model = load_demo_pipeline(weights_dir=write_untrained_weights(tmp_path / "weights", seed=1))
+    calls: list[int] = []
+    model.text_encoder.register_forward_hook(lambda *_: calls.append(1))
+    couple = CoupleParams(enabled=True)
+    first = generate(model, request(couple), progress=False).image
+    encoded_first = len(calls)
+    second = generate(model, request(couple), progress=False).image
+    assert encoded_first == 3  # the whole prompt, the negative, the two lines in one batch
+    assert len(calls) == encoded_first
+    assert first.tobytes() == second.tobytes()
+    manager = get_memory_manager()
+    assert manager.pool.in_use == 0
+    entries = len(manager.cache)
+    del model, first, second
+    gc.collect()
+    assert len(manager.cache) == 0 < entries  # the encoder is gone, so are its encodings

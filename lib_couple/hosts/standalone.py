@@ -19,6 +19,8 @@ from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, samp
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 from lib_couple.infotext import format_parameters, to_infotext
+from lib_couple.memory.attention_cache import cache_key
+from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import CoupleParams
 from lib_couple.planning import plan_regions
 from lib_couple.regions import RegionPlan
@@ -89,8 +91,17 @@ def parameters_text(request: GenerationRequest, model_name: str = MODEL_NAME) ->
 def generate(model: DemoComponents, request: GenerationRequest, *, progress: bool = True) -> GenerationResult:
     """One image; with the couple enabled each prompt line drives its region."""
     plan = request.regions()
-    cond = encode_prompts(model, [request.prompt])
-    uncond = encode_prompts(model, [request.negative])
+    manager = get_memory_manager()
+    # Entries are keyed by the encoder's id: tracking it drops them when it is collected.
+    manager.track_model(model.text_encoder)
+
+    def encode(prompts: list[str]) -> torch.Tensor:
+        key = cache_key(id(model.text_encoder), tuple(prompts))
+        encoded: torch.Tensor = manager.cache.get_or_compute(key, lambda: encode_prompts(model, prompts))
+        return encoded
+
+    cond = encode([request.prompt])
+    uncond = encode([request.negative])
 
     def run() -> torch.Tensor:
         return sample(
@@ -106,13 +117,14 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
         )
 
     if plan is None:
-        latents = run()
+        with manager.generation():
+            latents = run()
     else:
-        encoded = encode_prompts(model, list(plan.prompts))
+        encoded = encode(list(plan.prompts))
         region_conds = [encoded[index : index + 1] for index in range(encoded.shape[0])]
         couple = DiffusersCouple(
             region_conds, plan.masks, strict=request.couple.strict_coverage, cond_or_uncond=[UNCOND, COND]
         )
-        with couple.applied(model.unet):
+        with manager.generation(), couple.applied(model.unet):
             latents = run()
     return GenerationResult(to_pil(decode_latents(model, latents)), parameters_text(request))

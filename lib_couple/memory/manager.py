@@ -12,7 +12,7 @@ import logging
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,8 +52,16 @@ class MemoryStats:
 class MemoryManager:
     """The pool, the cache, the patched models (weakly) and the per-generation cleanups."""
 
-    def __init__(self, pool: TensorPool | None = None, cache: AttentionCache[Any] | None = None) -> None:
+    def __init__(
+        self,
+        pool: TensorPool | None = None,
+        cache: AttentionCache[Any] | None = None,
+        use_pool: bool = False,
+    ) -> None:
+        """`use_pool` lends the pool to regional attention in `generation()`; off by default
+        because its measured gain is within noise (docs/PERFORMANCE.md)."""
         self.pool = pool if pool is not None else TensorPool()
+        self.use_pool = use_pool
         self.cache: AttentionCache[Any] = cache if cache is not None else AttentionCache(64)
         self._models: dict[int, weakref.ref[Any]] = {}
         self._generation: list[Cleanup] = []
@@ -105,11 +113,11 @@ class MemoryManager:
 
     @contextmanager
     def generation(self, *cleanups: Cleanup) -> Iterator[MemoryManager]:
-        """One generation: regional attention borrows from the pool (in this thread's context);
-        cleanups run and pool buffers are freed at the end, even on error."""
+        """One generation: with `use_pool`, regional attention borrows from the pool (in this
+        thread's context); cleanups run and pool buffers are freed at the end, even on error."""
         self._generation.extend(cleanups)
         try:
-            with pooled(self.pool):
+            with pooled(self.pool) if self.use_pool else nullcontext():
                 yield self
         finally:
             self.end_generation()

@@ -94,6 +94,8 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
     shared.OptionInfo = OptionInfo  # type: ignore[attr-defined]
     callbacks = types.ModuleType("modules.script_callbacks")
     callbacks.on_ui_settings = settings_callbacks.append  # type: ignore[attr-defined]
+    model_loaded_callbacks: list[Callable[[Any], None]] = []
+    callbacks.on_model_loaded = model_loaded_callbacks.append  # type: ignore[attr-defined]
     prompt_parser = types.ModuleType("modules.prompt_parser")
     prompt_parser.SdConditioning = SdConditioning  # type: ignore[attr-defined]
     backend = types.ModuleType("backend")
@@ -113,7 +115,11 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
     sys.modules.update(fakes)
     try:
         yield types.SimpleNamespace(
-            scripts=scripts, shared=shared, settings_callbacks=settings_callbacks, script=load_script()
+            scripts=scripts,
+            shared=shared,
+            settings_callbacks=settings_callbacks,
+            model_loaded_callbacks=model_loaded_callbacks,
+            script=load_script(),
         )
     finally:
         for name, module in saved.items():

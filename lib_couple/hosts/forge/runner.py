@@ -23,6 +23,7 @@ from lib_couple.hosts.forge.model_support import model_kind, model_label
 from lib_couple.hosts.patcher import AttentionCouple
 from lib_couple.infotext import error_infotext, to_infotext
 from lib_couple.memory.attention_cache import AttentionCache, cache_key
+from lib_couple.memory.manager import MemoryManager
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.planning import plan_regions
 from lib_couple.regions import RegionPlan
@@ -62,9 +63,17 @@ class _Patch:
 class CoupleRunner:
     """One per script instance (Forge makes one per tab); holds one generation's state."""
 
-    def __init__(self, services: ForgeServices, cache: AttentionCache[torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        services: ForgeServices,
+        cache: AttentionCache[torch.Tensor] | None = None,
+        manager: MemoryManager | None = None,
+    ) -> None:
+        """`manager` owns the encoding cache and the per-generation cleanup (the script passes the
+        process's one, so both tabs share it); `cache` alone makes a private manager around it."""
         self.services = services
-        self.cache: AttentionCache[torch.Tensor] = cache or AttentionCache(64)
+        self.manager = manager if manager is not None else MemoryManager(cache=cache)
+        self.cache: AttentionCache[torch.Tensor] = self.manager.cache
         self._reset()
 
     def _reset(self) -> None:
@@ -140,6 +149,7 @@ class CoupleRunner:
             self._fail(p, params, error)
             return
         forge_objects.unet = patched
+        self.manager.track_model(patched)
         self._patches.append(_Patch(forge_objects, original, patched, couple))
 
     def process_batch(self, p: Any) -> None:
@@ -184,7 +194,9 @@ class CoupleRunner:
             if patch.forge_objects.unet is patch.patched_unet:
                 patch.forge_objects.unet = patch.original_unet
             patch.couple.clear()
+            self.manager.unpatch(patch.patched_unet)
         self._patches = []
+        self.manager.end_generation()
 
     def _plan(self, p: Any, params: CoupleParams, prompts: list[str]) -> None:
         key = (tuple(prompts), int(p.width), int(p.height))
