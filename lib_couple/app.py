@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JAVASCRIPT_DIR = PROJECT_ROOT / "javascript"
 STYLE_FILE = PROJECT_ROOT / "style.css"
 MAX_SEED = 2**32 - 1
+# txt2img and the walk share one UNet (the couple patches it while sampling): one queue for both.
+MODEL_QUEUE = "demo_model"
+WALK_OUTPUT_DIR = Path(tempfile.gettempdir()) / "forge_couple_walks"
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
 
@@ -111,8 +115,11 @@ def build_app(model_loader: ModelLoader | None = None) -> gr.Blocks:
     """The page; the model is loaded by `model_loader` (default: the demo model) when first needed."""
     import gradio as gr
 
+    from lib_couple.hosts.walk_standalone import demo_walk_frames
     from lib_couple.ui import build_couple_ui
     from lib_couple.ui.page_head import page_head
+    from lib_couple.ui.walk_tab import build_walk_tab
+    from lib_couple.walk.frame_cache import FrameCache
 
     if model_loader is None:
         from lib_couple.demo import load_demo_pipeline
@@ -120,40 +127,49 @@ def build_app(model_loader: ModelLoader | None = None) -> gr.Blocks:
         model_loader = load_demo_pipeline
     css = STYLE_FILE.read_text(encoding="utf-8") if STYLE_FILE.is_file() else None
     with gr.Blocks(title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css) as app:
-        with gr.Row():
-            with gr.Column(scale=4):
-                prompt = gr.Textbox(
-                    label="Prompt", lines=4, placeholder="one line per region", elem_id="txt2img_prompt"
+        model = LazyModel(model_loader)
+        with gr.Tab("txt2img", elem_id="tab_txt2img"):
+            with gr.Row():
+                with gr.Column(scale=4):
+                    prompt = gr.Textbox(
+                        label="Prompt", lines=4, placeholder="one line per region", elem_id="txt2img_prompt"
+                    )
+                    negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt")
+                generate_button = gr.Button(
+                    "Generate", variant="primary", scale=1, elem_id="txt2img_generate"
                 )
-                negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt")
-            generate_button = gr.Button("Generate", variant="primary", scale=1, elem_id="txt2img_generate")
-        with gr.Row():
-            with gr.Column():
-                with gr.Row(elem_id="txt2img_dimensions_row"):
-                    width = gr.Slider(64, 1024, 256, step=8, label="Width", elem_id="txt2img_width")
-                    height = gr.Slider(64, 1024, 256, step=8, label="Height", elem_id="txt2img_height")
-                with gr.Row():
-                    steps = gr.Slider(1, 150, 20, step=1, label="Sampling steps", elem_id="txt2img_steps")
-                    cfg = gr.Slider(0.0, 30.0, 5.0, step=0.5, label="CFG scale", elem_id="txt2img_cfg_scale")
-                seed = gr.Number(1, label="Seed (-1: random)", precision=0, elem_id="txt2img_seed")
-                couple = build_couple_ui(False, "t2i")
-            with gr.Column():
-                gallery = gr.Gallery(label="Output", columns=1, elem_id="txt2img_gallery")
-                parameters = gr.Textbox(
-                    label="Parameters",
-                    lines=4,
-                    interactive=False,
-                    show_copy_button=True,
-                    elem_id="html_info_txt2img",
-                )
-        # One generation at a time: the couple patches the shared UNet while it samples.
-        generate_button.click(
-            make_generate(LazyModel(model_loader)),
-            inputs=[prompt, negative, width, height, steps, cfg, seed, *couple.controls],
-            outputs=[gallery, parameters],
-            api_name="generate",
-            concurrency_limit=1,
-        )
+            with gr.Row():
+                with gr.Column():
+                    with gr.Row(elem_id="txt2img_dimensions_row"):
+                        width = gr.Slider(64, 1024, 256, step=8, label="Width", elem_id="txt2img_width")
+                        height = gr.Slider(64, 1024, 256, step=8, label="Height", elem_id="txt2img_height")
+                    with gr.Row():
+                        steps = gr.Slider(1, 150, 20, step=1, label="Sampling steps", elem_id="txt2img_steps")
+                        cfg = gr.Slider(
+                            0.0, 30.0, 5.0, step=0.5, label="CFG scale", elem_id="txt2img_cfg_scale"
+                        )
+                    seed = gr.Number(1, label="Seed (-1: random)", precision=0, elem_id="txt2img_seed")
+                    couple = build_couple_ui(False, "t2i")
+                with gr.Column():
+                    gallery = gr.Gallery(label="Output", columns=1, elem_id="txt2img_gallery")
+                    parameters = gr.Textbox(
+                        label="Parameters",
+                        lines=4,
+                        interactive=False,
+                        show_copy_button=True,
+                        elem_id="html_info_txt2img",
+                    )
+            # One generation at a time: the couple patches the shared UNet while it samples.
+            generate_button.click(
+                make_generate(model),
+                inputs=[prompt, negative, width, height, steps, cfg, seed, *couple.controls],
+                outputs=[gallery, parameters],
+                api_name="generate",
+                concurrency_limit=1,
+                concurrency_id=MODEL_QUEUE,
+            )
+        with gr.Tab("Latent Walk", elem_id="tab_latent_walk"):
+            build_walk_tab(demo_walk_frames(model.get, FrameCache()), WALK_OUTPUT_DIR, MODEL_QUEUE)
     return app
 
 

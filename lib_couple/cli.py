@@ -165,19 +165,18 @@ def run_generate(args: argparse.Namespace) -> None:
 def run_walk(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from lib_couple.walk.easing import EASINGS, frame_schedule
-    from lib_couple.walk.explorer import Keyframe
     from lib_couple.walk.frame_cache import FrameCache
+    from lib_couple.walk.plan import WalkPlan
     from lib_couple.walk.video import FORMATS, export_video
 
-    if len(args.keyframes) < 2:
-        raise CoupleError("--keyframes needs at least two prompts")
-    if args.seeds and len(args.seeds) != len(args.keyframes):
-        raise CoupleError(
-            f"--seeds has {len(args.seeds)} values for {len(args.keyframes)} keyframes; give one each"
-        )
-    if args.easing not in EASINGS:
-        raise CoupleError(f"--easing {args.easing!r} is not one of {', '.join(sorted(EASINGS))}")
+    plan = WalkPlan(
+        tuple(prompt.replace("\\n", "\n") for prompt in args.keyframes),
+        tuple(args.seeds),
+        args.frames,
+        args.easing,
+        args.method,
+    )
+    plan.validate()
     if args.out.suffix.lower() not in FORMATS:
         raise CoupleError(f"--out must end in one of {', '.join(FORMATS)}")
     for name in ("width", "height"):
@@ -186,14 +185,9 @@ def run_walk(args: argparse.Namespace) -> None:
     from lib_couple.demo import load_demo_pipeline
     from lib_couple.hosts.walk_standalone import WalkSettings, demo_explorer, render_walk
 
-    seeds = args.seeds or [1] * len(args.keyframes)
-    keyframes = [
-        Keyframe(prompt.replace("\\n", "\n"), seed)
-        for prompt, seed in zip(args.keyframes, seeds, strict=True)
-    ]
     model = load_demo_pipeline()
-    explorer = demo_explorer(model, keyframes, args.method)
-    positions = frame_schedule(len(keyframes), args.frames, args.easing)
+    explorer = demo_explorer(model, plan.keyframes(), plan.method)
+    positions = plan.positions()
     settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)
     with tqdm(total=len(positions), desc="walk") as bar:
         frames = render_walk(model, explorer, positions, settings, FrameCache(), lambda _, __: bar.update())

@@ -65,9 +65,9 @@ def test_options_become_the_script_arguments() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["walk", "--keyframes", "a red circle"], "at least two prompts"),
+        (["walk", "--keyframes", "a red circle"], "at least two keyframe prompts"),
         (["walk", "--keyframes", "a", "b", "--seeds", "1"], "one each"),
-        (["walk", "--keyframes", "a", "b", "--easing", "wobbly"], "--easing"),
+        (["walk", "--keyframes", "a", "b", "--easing", "wobbly"], "easing 'wobbly' is not one of"),
         (["walk", "--keyframes", "a", "b", "--out", "walk.avi"], "--out must end"),
         (["walk", "--keyframes", "a", "b", "--width", "100"], "multiple of 8"),
     ],

@@ -1,9 +1,8 @@
-"""Latent walks rendered on the embedded demo model (the CLI's `walk` and the app's future tab)."""
+"""Latent walks rendered on the embedded demo model (the CLI's `walk` and the web app's tab)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from PIL import Image
@@ -14,17 +13,9 @@ from lib_couple.hosts.standalone import to_pil
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
+from lib_couple.walk.plan import WalkPlan, WalkSettings
 
-
-@dataclass(frozen=True)
-class WalkSettings:
-    """How each frame is sampled; part of every frame's cache key."""
-
-    width: int = 256
-    height: int = 256
-    steps: int = 20
-    cfg: float = 5.0
-    negative: str = ""
+__all__ = ["WalkSettings", "demo_explorer", "demo_walk_frames", "render_frame", "render_walk"]
 
 
 def demo_explorer(
@@ -85,4 +76,18 @@ def render_walk(
         frames.append(frame)
         if on_frame is not None:
             on_frame(index, frame)
+    return frames
+
+
+def demo_walk_frames(
+    model: Callable[[], DemoComponents], cache: FrameCache
+) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
+    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`."""
+
+    def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+        components = model()
+        explorer = demo_explorer(components, plan.keyframes(), plan.method)
+        for position in plan.positions():
+            yield render_frame(components, explorer, position, settings, cache)
+
     return frames

@@ -19,6 +19,7 @@ from lib_couple.infotext import from_infotext, parse_parameters
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from lib_couple.ui.couple_ui import TILE_ARGS
 from lib_couple.ui.page_head import javascript_files, page_head
+from lib_couple.walk.video import count_frames
 from tests.app_server import serving_app
 
 # The couple arguments the page sends (txt2img has no tile controls: those are states).
@@ -86,9 +87,31 @@ def test_request_from_values() -> None:
         app_module.request_from_values("a", "", 64, 64, 2, 5, 1, [True, True, "Tiles"] + couple[3:])
 
 
-def test_the_page_carries_the_scripts_and_only_generate_is_listed(client: Client) -> None:
+def test_the_page_carries_the_scripts_and_lists_only_generate_and_walk(client: Client) -> None:
     assert "window.onUiLoaded" in client.config["head"]
-    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/generate"]
+    endpoints = list(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert endpoints == ["/generate", "/walk"]
+
+
+def test_the_latent_walk_tab_answers_a_walk(client: Client) -> None:
+    frames, progress, video = client.predict(
+        "a red circle\na blue circle",
+        "1, 2",
+        2,
+        "linear",
+        "slerp",
+        32,
+        32,
+        1,
+        5.0,
+        "",
+        4,
+        ".gif",
+        api_name="/walk",
+    )
+    assert len(frames) == 3  # two frames a transition and the last keyframe
+    assert progress.startswith("3 frames; video written to")
+    assert count_frames(video) == 3
 
 
 def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""What a user asks of a walk, checked once for every front end (command line, web tab)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lib_couple.errors import CoupleError
+from lib_couple.walk.easing import EASINGS, frame_schedule
+from lib_couple.walk.explorer import Keyframe
+from lib_couple.walk.interpolate import Method
+
+METHODS: tuple[Method, ...] = ("slerp", "lerp")
+
+
+@dataclass(frozen=True)
+class WalkSettings:
+    """How each frame is sampled; part of every frame's cache key."""
+
+    width: int = 256
+    height: int = 256
+    steps: int = 20
+    cfg: float = 5.0
+    negative: str = ""
+
+
+@dataclass(frozen=True)
+class WalkPlan:
+    """Keyframe prompts with a seed each, frames per transition, easing and interpolation."""
+
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...] = ()
+    frames: int = 8
+    easing: str = "linear"
+    method: Method = "slerp"
+
+    def validate(self) -> None:
+        """Raise CoupleError naming the field and the fix."""
+        if len(self.prompts) < 2:
+            raise CoupleError("a walk needs at least two keyframe prompts")
+        if any(not prompt.strip() for prompt in self.prompts):
+            raise CoupleError("a keyframe prompt is empty; give each keyframe some text")
+        if self.seeds and len(self.seeds) != len(self.prompts):
+            raise CoupleError(f"{len(self.seeds)} seeds for {len(self.prompts)} keyframes; give one each")
+        if self.frames < 1:
+            raise CoupleError(f"frames per transition must be at least 1, got {self.frames}")
+        if self.easing not in EASINGS:
+            raise CoupleError(f"easing {self.easing!r} is not one of {', '.join(sorted(EASINGS))}")
+        if self.method not in METHODS:
+            raise CoupleError(f"method {self.method!r} is not one of {', '.join(METHODS)}")
+
+    def keyframes(self) -> list[Keyframe]:
+        seeds: Sequence[int] = self.seeds or [1] * len(self.prompts)
+        return [Keyframe(prompt, seed) for prompt, seed in zip(self.prompts, seeds, strict=True)]
+
+    def positions(self) -> list[float]:
+        """Every frame's position along the walk, the last keyframe included."""
+        self.validate()
+        return frame_schedule(len(self.prompts), self.frames, self.easing)

@@ -1,0 +1,99 @@
+"""The Latent Walk tab: its values become a checked plan, frames stream, a video is written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
+
+from lib_couple.demo.model import load_demo_pipeline, write_untrained_weights
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.walk_standalone import demo_walk_frames
+from lib_couple.ui.walk_tab import build_walk_tab, make_walk_handler, parse_seeds, plan_from_values
+from lib_couple.walk.frame_cache import FrameCache
+from lib_couple.walk.plan import WalkPlan, WalkSettings
+from lib_couple.walk.video import count_frames
+
+VALUES = ("a red circle\na blue square", "1, 2", 3, "linear", "slerp", 64, 64, 2, 5.0, "", 8, ".gif")
+
+
+@given(st.lists(st.integers(-(2**31), 2**31), max_size=6), st.sampled_from([", ", " ", " ,  "]))
+def test_seeds_parse_whatever_the_separator(seeds: list[int], separator: str) -> None:
+    assert parse_seeds(separator.join(map(str, seeds))) == tuple(seeds)
+
+
+def test_bad_values_name_the_field() -> None:
+    with pytest.raises(CoupleError, match="whole numbers"):
+        parse_seeds("1, two")
+    with pytest.raises(CoupleError, match="at least two keyframe prompts"):
+        plan_from_values("a red circle\n\n", "", 4, "linear", "slerp")
+    with pytest.raises(CoupleError, match="2 seeds for 3 keyframes"):
+        plan_from_values("a\nb\nc", "1 2", 4, "linear", "slerp")
+
+
+class Recorder:
+    """A renderer that makes flat frames and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[WalkPlan, WalkSettings]] = []
+
+    def __call__(self, plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+        self.calls.append((plan, settings))
+        for index, _ in enumerate(plan.positions()):
+            yield Image.new("RGB", (settings.width, settings.height), (index * 20 % 256, 0, 0))
+
+
+def test_frames_stream_then_the_video_holds_them_all(tmp_path: Path) -> None:
+    render = Recorder()
+    updates = list(make_walk_handler(render, tmp_path)(*VALUES))
+    plan, settings = render.calls[0]
+    assert plan.prompts == ("a red circle", "a blue square")
+    assert plan.seeds == (1, 2)
+    assert (settings.width, settings.steps) == (64, 2)
+    expected = len(plan.positions())  # 3 frames a transition and the last keyframe
+    assert expected == 4
+    assert [len(frames) for frames, _, _ in updates] == [1, 2, 3, 4, 4]
+    assert all(video is None for _, _, video in updates[:-1])
+    video = updates[-1][2]
+    assert video is not None
+    assert count_frames(video) == expected
+
+
+def test_bad_values_reach_the_user_as_a_gradio_error(tmp_path: Path) -> None:
+    handler = make_walk_handler(Recorder(), tmp_path)
+    with pytest.raises(gr.Error, match="whole numbers"):
+        next(handler(VALUES[0], "x", *VALUES[2:]))
+    with pytest.raises(gr.Error, match="video format"):
+        next(handler(*VALUES[:-1], ".avi"))
+
+
+def test_the_tab_builds_and_wires_stop_to_the_walk(tmp_path: Path) -> None:
+    with gr.Blocks() as page:
+        controls = build_walk_tab(Recorder(), tmp_path)
+    dependencies = page.get_config_file()["dependencies"]
+    walk = [i for i, d in enumerate(dependencies) if d.get("api_name") == "walk"]
+    assert len(walk) == 1
+    assert len(dependencies[walk[0]]["outputs"]) == 3
+    stops = [d for d in dependencies if d["targets"][0][0] == controls["stop"]._id]
+    assert any(d["cancels"] == walk for d in stops)
+
+
+def test_the_demo_renderer_samples_a_revisited_walk_only_once(tmp_path: Path) -> None:
+    model = load_demo_pipeline(weights_dir=write_untrained_weights(tmp_path / "weights"))
+    calls: list[int] = []
+    model.unet.register_forward_hook(lambda *_: calls.append(1))
+    render = demo_walk_frames(lambda: model, FrameCache())
+    plan = WalkPlan(("a red circle", "a blue square"), (1, 2), frames=2)
+    settings = WalkSettings(width=32, height=32, steps=2)
+    first = list(render(plan, settings))
+    sampled = len(calls)
+    again = list(render(plan, settings))
+    assert len(first) == 3
+    assert sampled > 0
+    assert len(calls) == sampled  # every frame came from the cache
+    assert [f.tobytes() for f in first] == [f.tobytes() for f in again]
