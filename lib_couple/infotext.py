@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from lib_couple.params import CoupleParams, parse_mapping_value
@@ -55,6 +55,26 @@ def to_infotext(params: CoupleParams) -> dict[str, Any]:
             value = json.dumps(value)
         result[keys[name]] = value
     return result
+
+
+# Keys a writer leaves out when they hold this value: ours writes strict coverage only when on,
+# and the peer before v4.0.3 had no def_in_prompt (definitions were always kept).
+ABSENT_MEANS: dict[str, str] = {
+    "forge_couple_strict_coverage": "False",
+    "forge_couple_def_in_prompt": "True",
+}
+
+
+def fill_absent_keys(params: MutableMapping[str, Any]) -> None:
+    """Give a pasted Forge Couple infotext the values its missing keys stand for.
+
+    A paste leaves controls whose key is absent unchanged, so without this a setting from an
+    earlier paste would survive into the restored generation. Infotexts without our keys are
+    left alone.
+    """
+    if ENABLED_KEY in params:
+        for key, value in ABSENT_MEANS.items():
+            params.setdefault(key, value)
 
 
 ERROR_MESSAGE_KEY = "forge_couple_error"

@@ -14,6 +14,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge import settings
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.forge.services import ForgeHostServices
+from lib_couple.infotext import fill_absent_keys
 from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import MODES, CoupleParams
 from lib_couple.ui import build_couple_ui
@@ -34,6 +35,13 @@ def _forget_encodings(_sd_model: Any) -> None:
 
 
 script_callbacks.on_model_loaded(_forget_encodings)
+
+
+def _fill_absent_keys(_infotext: str, params: dict[str, Any]) -> None:
+    fill_absent_keys(params)
+
+
+script_callbacks.on_infotext_pasted(_fill_absent_keys)
 
 
 def _defaults() -> CoupleParams:

@@ -145,6 +145,19 @@ def test_bad_api_argument_types_are_reported_not_raised() -> None:
     assert services.interrupts == 1
 
 
+def test_the_console_line_of_an_error_names_the_extension(caplog: pytest.LogCaptureFixture) -> None:
+    # Forge leaves the root logger without handlers, so the line reaches the console bare:
+    # without the name, "the mapping is not valid JSON" does not say whose mapping.
+    runner, p, _ = setup()
+    with caplog.at_level("ERROR", logger="forge_couple"):
+        run_generation(runner, p, args(mode="Advanced", mapping="[[0, 0.5"))
+    lines = [record.getMessage() for record in caplog.records if record.name == "forge_couple"]
+    assert lines
+    assert all(line.startswith("Forge Couple: ") for line in lines), lines
+    assert "not valid JSON" in lines[0]
+    assert all(record.exc_info is None for record in caplog.records)
+
+
 @pytest.mark.parametrize("flags", [("is_flux",), ("is_sd3",), ()])
 def test_unsupported_models_generate_normally_with_a_message(flags: tuple[str, ...]) -> None:
     runner, p, services = setup(flags=flags)

@@ -7,9 +7,11 @@ from typing import Any
 
 import gradio as gr
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
-from lib_couple.infotext import KEYS
+from lib_couple.infotext import KEYS, format_parameters, from_infotext, parse_parameters, to_infotext
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from tests.doubles.forge_modules import fake_forge
 from tests.doubles.forge_processing import Processing, SdModel, run_generation
@@ -114,3 +116,54 @@ def test_loading_a_model_forgets_the_cached_encodings() -> None:
         assert len(forge.model_loaded_callbacks) == 1
         forge.model_loaded_callbacks[0](SdModel())
         assert len(script.runner.cache) == 0
+
+
+def pasted_values(script: Any, controls: list[Any], forge: Any, infotext: str) -> dict[str, object]:
+    """What Forge's paste sets in each argument's control; keys it cannot find leave it unchanged."""
+    _, _, params = parse_parameters(infotext)
+    for callback in forge.infotext_pasted_callbacks:
+        callback(infotext, params)
+    names = {id(control): name for name, control in zip(ARG_NAMES, controls, strict=True)}
+    values: dict[str, object] = {}
+    for component, key in script.infotext_fields:
+        value = key(params) if callable(key) else params.get(key)
+        if value is not None and id(component) in names:
+            values[names[id(component)]] = value
+    return values
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    strict=st.booleans(),
+    def_in_prompt=st.booleans(),
+    mode=st.sampled_from(["Basic", "Advanced"]),
+)
+def test_pasting_our_infotext_restores_the_toggles_it_leaves_out(
+    strict: bool, def_in_prompt: bool, mode: str
+) -> None:
+    # Strict coverage is written only when on: pasted after an infotext that had it on, a
+    # generation without it must turn it off again, not keep the earlier paste's value.
+    params = CoupleParams(enabled=True, mode=mode, strict_coverage=strict, def_in_prompt=def_in_prompt)  # type: ignore[arg-type]
+    infotext = format_parameters("a cat\na dog", "", {"Steps": 3, "Seed": 1, **to_infotext(params)})
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        with gr.Blocks():
+            controls = script.ui(False)
+        values = pasted_values(script, controls, forge, infotext)
+    assert from_infotext({"k": "v", "forge_couple_strict_coverage": str(values["strict_coverage"])}) == {
+        "strict_coverage": strict
+    }
+    assert str(values["def_in_prompt"]) == str(def_in_prompt)
+
+
+def test_a_peer_infotext_keeps_definitions_and_plain_infotexts_change_nothing_but_enable() -> None:
+    peer = "a | b\nSteps: 3, Seed: 1, forge_couple: True, forge_couple_mode: Basic, forge_couple_separator: |"
+    with fake_forge() as forge:
+        script = forge.script.ForgeCouple()
+        with gr.Blocks():
+            controls = script.ui(False)
+        from_peer = pasted_values(script, controls, forge, peer)
+        plain = pasted_values(script, controls, forge, "a cat\nSteps: 3, Seed: 1, Size: 64x64")
+    assert from_peer["def_in_prompt"] == "True"
+    assert from_peer["strict_coverage"] == "False"
+    assert plain == {"enabled": False}

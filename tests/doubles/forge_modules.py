@@ -96,6 +96,9 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
     callbacks.on_ui_settings = settings_callbacks.append  # type: ignore[attr-defined]
     model_loaded_callbacks: list[Callable[[Any], None]] = []
     callbacks.on_model_loaded = model_loaded_callbacks.append  # type: ignore[attr-defined]
+    # Forge calls these with (prompt text, parsed params) before a paste reads the params.
+    infotext_pasted_callbacks: list[Callable[[str, dict[str, Any]], None]] = []
+    callbacks.on_infotext_pasted = infotext_pasted_callbacks.append  # type: ignore[attr-defined]
     prompt_parser = types.ModuleType("modules.prompt_parser")
     prompt_parser.SdConditioning = SdConditioning  # type: ignore[attr-defined]
     backend = types.ModuleType("backend")
@@ -119,6 +122,7 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
             shared=shared,
             settings_callbacks=settings_callbacks,
             model_loaded_callbacks=model_loaded_callbacks,
+            infotext_pasted_callbacks=infotext_pasted_callbacks,
             script=load_script(),
         )
     finally:

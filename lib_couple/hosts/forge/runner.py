@@ -237,7 +237,7 @@ class CoupleRunner:
 
     def _fail(self, p: Any, params: CoupleParams, error: CoupleError) -> None:
         self.error = f"Forge Couple: {error}"
-        logger.error("%s", error)
+        logger.error("%s", self.error)  # Forge's console shows the bare message: name ourselves
         for key in to_infotext(params):
             p.extra_generation_params.pop(key, None)
         p.extra_generation_params.update(error_infotext(str(error)))
