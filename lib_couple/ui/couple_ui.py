@@ -108,7 +108,6 @@ def _paint_controls(masks: region_panels.MaskPanel) -> None:
             label="Paint the region (white brush); upload the img2img input to paint over it",
             brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
             transforms=[],
-            height=320,
         )
         add = gr.Button("Add painted mask", size="sm")
     not_saved(width, height, canvas)
