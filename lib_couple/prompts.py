@@ -9,6 +9,16 @@ CommonSyntax = Literal["off", "{ }", "< >"]
 COMMON_SYNTAXES: tuple[CommonSyntax, ...] = ("off", "{ }", "< >")
 
 
+# Forge's extra-network tags (`<lora:name:0.8>`, `<hypernet:...>`): Forge removes them from each
+# batch's prompts before the conditioning is made (modules/extra_networks.py uses this pattern).
+EXTRA_NETWORK_TAG = re.compile(r"<(\w+):([^>]+)>")
+
+
+def strip_extra_networks(prompt: str) -> str:
+    """The prompt as Forge conditions it: extra-network tags removed, the rest untouched."""
+    return EXTRA_NETWORK_TAG.sub("", prompt)
+
+
 def resolve_separator(separator: str) -> str:
     """The separator as typed in the UI, with the peer's escapes: `\\n` is a newline, `\\t` a space.
 

@@ -79,6 +79,9 @@ class ForgeCouple(scripts.Script):  # type: ignore[misc]
         CONDITIONING_CACHE.resize(int(settings.option("fc_cache_entries")))
         self.runner.setup(p, args)
 
+    def process(self, p: Any, *args: Any) -> None:
+        self.runner.process(p)
+
     def after_extra_networks_activate(self, p: Any, *args: Any, **kwargs: Any) -> None:
         self.runner.after_extra_networks_activate(p, kwargs["prompts"], kwargs.get("extra_network_data"))
 

@@ -200,6 +200,46 @@ def test_interrupt_setting_off_still_reports() -> None:
     assert p.extra_generation_params["forge_couple"] == "ERROR"
 
 
+def test_regions_refused_before_the_first_batch_sample_nothing() -> None:
+    # Forge decodes an interrupted sampling's starting noise; refused before the loop, no image.
+    runner, p, services = setup("only one line")
+    passes = run_generation(runner, p, args())
+    assert passes == []
+    assert services.interrupts == 1
+    assert "2 prompt lines" in p.extra_generation_params["forge_couple_error"]
+
+
+def test_strict_coverage_is_refused_before_the_first_batch() -> None:
+    runner, p, services = setup()
+    passes = run_generation(
+        runner,
+        p,
+        args(mode="Advanced", mapping=[[0, 0.5, 0, 1, 1], [0.5, 0.9, 0, 1, 1]], strict_coverage=True),
+    )
+    assert passes == []
+    assert services.interrupts == 1
+    assert "covered by no region" in p.extra_generation_params["forge_couple_error"]
+
+
+def test_interrupt_off_samples_unpatched_after_an_early_refusal() -> None:
+    services = Services(interrupt_on_error=False)
+    runner = CoupleRunner(services)
+    p = Processing("only one line", SdModel())
+    passes = run_generation(runner, p, args())
+    assert len(passes) == 1
+    assert not is_patched(passes[0].unet)
+
+
+def test_extra_network_tags_do_not_count_in_the_early_check() -> None:
+    # Forge strips the tag before conditioning: the last line is empty and ignored, leaving 2 lines.
+    runner, p, services = setup("<lora:ink:0.8>a red circle\na blue square\n<lora:ink:0.2>")
+    p.all_prompts = [p.prompt]
+    runner.setup(p, args())
+    runner.process(p)
+    assert runner.error is None
+    assert services.interrupts == 0
+
+
 def test_trailing_empty_line_is_ignored() -> None:
     runner, p, _ = setup(PROMPT + "\n")
     passes = run_generation(runner, p, args())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from tests.doubles.forge_modules import fake_forge
 from tests.doubles.forge_processing import Processing, SdModel, run_generation
 
 
+def stopped(forge: Any) -> Callable[[], bool]:
+    return lambda: bool(forge.shared.state.interrupted)
+
+
 class Hooks:
     """Calls a Forge Script's hooks with Forge's signatures."""
 
@@ -26,6 +31,9 @@ class Hooks:
     def setup(self, p: Any, args: list[object]) -> None:
         self.args = args
         self.script.setup(p, *args)
+
+    def process(self, p: Any) -> None:
+        self.script.process(p, *self.args)
 
     def after_extra_networks_activate(self, p: Any, prompts: list[str], data: object) -> None:
         self.script.after_extra_networks_activate(
@@ -90,7 +98,9 @@ def test_hooks_patch_and_unpatch_through_forges_signatures() -> None:
     with fake_forge() as forge:
         script = forge.script.ForgeCouple()
         p = Processing("a red circle\na blue square", SdModel())
-        passes = run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        passes = run_generation(
+            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+        )
         assert REPLACE_TABLE_KEY in passes[0].unet.model_options["transformer_options"]
         assert p.sd_model.forge_objects.unet is p.sd_model.forge_objects_original.unet
         assert p.extra_generation_params["forge_couple"] is True
@@ -101,7 +111,9 @@ def test_bad_input_interrupts_through_shared_state() -> None:
         forge.settings_callbacks[0]()
         script = forge.script.ForgeCouple()
         p = Processing("one line only", SdModel())
-        run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        run_generation(
+            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+        )
         assert forge.shared.state.interrupted
         assert p.extra_generation_params["forge_couple"] == "ERROR"
 
@@ -111,7 +123,9 @@ def test_loading_a_model_forgets_the_cached_encodings() -> None:
         script = forge.script.ForgeCouple()
         script.runner.cache.clear()  # the process's manager outlives other tests' scripts
         p = Processing("a red circle\na blue square", SdModel())
-        run_generation(Hooks(script), p, params_to_args(CoupleParams(enabled=True)))
+        run_generation(
+            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+        )
         assert len(script.runner.cache) == 2
         assert len(forge.model_loaded_callbacks) == 1
         forge.model_loaded_callbacks[0](SdModel())

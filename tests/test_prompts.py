@@ -14,6 +14,7 @@ from lib_couple.prompts import (
     expand_common_prompts,
     resolve_separator,
     split_lines,
+    strip_extra_networks,
 )
 
 # Characters of region lines in the round-trip properties; separators are drawn from others.
@@ -231,3 +232,21 @@ def test_expand_common_prompts_off_is_identity(
 def test_expand_common_prompts_unknown_syntax_raises(syntax: str) -> None:
     with pytest.raises(ValueError, match="syntax"):
         expand_common_prompts("{a:b} {a}", syntax)  # type: ignore[arg-type]
+
+
+words = st.text(alphabet=string.ascii_letters + " ,.()\n", max_size=20)
+tags = st.builds(
+    lambda kind, name: f"<{kind}:{name}>",
+    st.sampled_from(["lora", "hypernet", "lyco"]),
+    st.text(alphabet=string.ascii_letters + string.digits + ":._-", min_size=1, max_size=12),
+)
+
+
+@given(st.lists(st.tuples(words, st.one_of(st.none(), tags)), max_size=6))
+def test_strip_extra_networks_removes_exactly_the_tags(parts: list[tuple[str, str | None]]) -> None:
+    prompt = "".join(text + (tag or "") for text, tag in parts)
+    assert strip_extra_networks(prompt) == "".join(text for text, _ in parts)
+
+
+def test_strip_extra_networks_keeps_angle_brackets_that_are_not_tags() -> None:
+    assert strip_extra_networks("a <b> c <:x> d") == "a <b> c <:x> d"

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,13 +121,25 @@ def sample_pass(p: Processing, latent_hw: tuple[int, int], seed: int) -> Pass:
 
 
 def run_generation(
-    runner: Any, p: Processing, args: Sequence[object], fail_in_sampling: bool = False
+    runner: Any,
+    p: Processing,
+    args: Sequence[object],
+    fail_in_sampling: bool = False,
+    interrupted: Callable[[], bool] | None = None,
 ) -> list[Pass]:
-    """Forge's hook order for txt2img (img2img is the same around sampling)."""
+    """Forge's hook order for txt2img (img2img is the same around sampling).
+
+    `interrupted` reads Forge's `state.interrupted` (default: the runner's Services recorded an
+    interrupt); like Forge, the loop stops before a batch once it is set.
+    """
+    stopped = interrupted or (lambda: runner.services.interrupts > 0)
     passes: list[Pass] = []
     runner.setup(p, list(args))
+    runner.process(p)
     model = p.sd_model
     for batch in range(p.n_iter):
+        if stopped():
+            break
         model.forge_objects = model.forge_objects_original.shallow_copy()
         p.prompts = (
             p.all_prompts[batch * p.batch_size : (batch + 1) * p.batch_size] or [p.prompt] * p.batch_size

@@ -1,6 +1,6 @@
 """The script's hooks as plain logic over Forge's processing object (duck-typed, no Forge import).
 
-Order in a generation (FORGE_FACTS 4.3): `setup` once; per batch `before_process_batch`,
+Order in a generation (FORGE_FACTS 4.3): `setup` and `process` once; per batch `before_process_batch`,
 `after_extra_networks_activate` (prompts without LoRA tags; again for hires conds) and
 `process_before_every_sampling` before each sampling pass (twice more with hires fix, each time
 on a fresh UNet); `postprocess` once at the end. Each pass patches a fresh clone, and the
@@ -26,8 +26,10 @@ from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.memory.manager import MemoryManager
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.planning import plan_regions
+from lib_couple.prompts import strip_extra_networks
 from lib_couple.regions import RegionPlan
 from lib_couple.tiles import grid_box, tile_prompt
+from lib_couple.token_masks import add_fallback
 
 logger = logging.getLogger("forge_couple")
 
@@ -101,6 +103,24 @@ class CoupleRunner:
         except CoupleError as error:
             self.params = CoupleParams(enabled=True)
             self._fail(p, self.params, error)
+
+    def process(self, p: Any) -> None:
+        """Refuse bad regions before the first batch: an interrupt set here stops Forge before it
+        samples, where one set later still leaves the decoded starting noise as an image.
+
+        Forge may load the checkpoint only inside the batch loop, so the model is not judged here:
+        an unsupported one is skipped quietly and reported by the later hooks."""
+        params = self.params
+        if not params.enabled or self.error or _tiling(p, params) or model_kind(p.sd_model) is None:
+            return
+        prompts = getattr(p, "all_prompts", None) or [p.prompt]
+        try:
+            for prompt in dict.fromkeys(strip_extra_networks(prompt) for prompt in prompts):
+                plan = plan_regions(params, prompt, int(p.width), int(p.height))
+                if params.strict_coverage:
+                    add_fallback(plan.masks, strict=True)  # not otherwise: it would warn twice
+        except CoupleError as error:
+            self._fail(p, params, error)
 
     def after_extra_networks_activate(
         self, p: Any, prompts: Sequence[str], extra_network_data: object = None
