@@ -111,8 +111,10 @@ def make_generate(model: LazyModel) -> Callable[..., tuple[list[Image.Image], st
     return run
 
 
-def build_app(model_loader: ModelLoader | None = None) -> gr.Blocks:
-    """The page; the model is loaded by `model_loader` (default: the demo model) when first needed."""
+def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = WALK_OUTPUT_DIR) -> gr.Blocks:
+    """The page; the model is loaded by `model_loader` (default: the demo model) when first needed.
+
+    Finished latent walks are saved under `walk_output_dir` (one numbered folder each)."""
     import gradio as gr
 
     from lib_couple.hosts.walk_standalone import demo_walk_frames
@@ -169,13 +171,13 @@ def build_app(model_loader: ModelLoader | None = None) -> gr.Blocks:
                 concurrency_id=MODEL_QUEUE,
             )
         with gr.Tab("Latent Walk", elem_id="tab_latent_walk"):
-            build_walk_tab(demo_walk_frames(model.get, FrameCache()), WALK_OUTPUT_DIR, MODEL_QUEUE)
+            build_walk_tab(demo_walk_frames(model.get, FrameCache()), walk_output_dir, MODEL_QUEUE)
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(host: str = "127.0.0.1", port: int = 7860, walk_output_dir: Path = WALK_OUTPUT_DIR) -> None:
     """Serve the app until interrupted."""
-    build_app().queue().launch(server_name=host, server_port=port)
+    build_app(walk_output_dir=walk_output_dir).queue().launch(server_name=host, server_port=port)
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
@@ -183,8 +185,14 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
     command = subparsers.add_parser("serve", help="start the standalone web app (txt2img with Forge Couple)")
     command.add_argument("--host", default="127.0.0.1", help="address to listen on")
     command.add_argument("--port", type=int, default=7860, help="port to listen on")
+    command.add_argument(
+        "--walk-output",
+        type=Path,
+        default=Path("out") / "latent-walk",
+        help="folder for finished latent walks (frames, walk.json, video; one numbered folder each)",
+    )
     return command
 
 
 def run_serve(args: argparse.Namespace) -> None:
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, walk_output_dir=args.walk_output)

@@ -1,14 +1,15 @@
 """The Latent Walk tab: keyframe prompts and seeds in, frames streaming into a gallery, a video out.
 
 The tab knows nothing of the model: a host passes a renderer that yields a walk's frames. The
-walk runs in Gradio's queue, off the UI thread; Stop cancels it, and the frame being sampled
-is dropped because it was never yielded.
+walk runs in Gradio's queue, off the UI thread; Stop cancels it (and calls the host's `on_stop`,
+which interrupts a sampler that Gradio cannot), and the frame being sampled is dropped because it
+was never yielded. A finished walk is saved as `output_dir/NNNNN/` (frames, walk.json, video).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from PIL import Image
 
 from lib_couple.errors import CoupleError
 from lib_couple.walk.easing import EASINGS
+from lib_couple.walk.output import save_walk
 from lib_couple.walk.plan import METHODS, WalkPlan, WalkSettings
-from lib_couple.walk.video import FORMATS, export_video
+from lib_couple.walk.video import FORMATS
 
 WalkRenderer = Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]
 WalkUpdate = tuple[list[Image.Image], str, str | None]
@@ -43,7 +45,6 @@ def plan_from_values(prompts: str, seeds: str, frames: float, easing: str, metho
 
 def make_walk_handler(render: WalkRenderer, output_dir: Path) -> Callable[..., Iterator[WalkUpdate]]:
     """The Generate-walk event: (frames so far, progress text, video path once written)."""
-    numbers = itertools.count(1)
 
     def run_walk(
         prompts: str,
@@ -58,30 +59,60 @@ def make_walk_handler(render: WalkRenderer, output_dir: Path) -> Callable[..., I
         negative: str,
         fps: float,
         video_format: str,
+        sampler: str | None = None,
     ) -> Iterator[WalkUpdate]:
         try:
             plan = plan_from_values(prompts, seeds, frames, easing, method)
             if video_format not in FORMATS:
                 raise CoupleError(f"video format {video_format!r} is not one of {', '.join(FORMATS)}")
-            settings = WalkSettings(int(width), int(height), int(steps), float(cfg), negative)
+            size = (int(width), int(height))
+            settings = WalkSettings(*size, int(steps), float(cfg), negative, sampler or None)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
         total = len(plan.positions())
         made: list[Image.Image] = []
-        for frame in render(plan, settings):
-            made.append(frame)
-            yield list(made), f"{len(made)} / {total} frames", None
-        output_dir.mkdir(parents=True, exist_ok=True)
-        path = export_video(made, output_dir / f"walk-{next(numbers):05d}{video_format}", fps=float(fps))
-        yield made, f"{total} frames; video written to {path}", str(path)
+        try:
+            for frame in render(plan, settings):
+                made.append(frame)
+                yield list(made), f"{len(made)} / {total} frames", None
+        except CoupleError as error:
+            raise gr.Error(str(error)) from None
+        if len(made) < total:  # the host stopped the walk (an interrupt): nothing to save
+            yield made, f"stopped after {len(made)} / {total} frames", None
+            return
+        saved = save_walk(output_dir, made, plan, settings, video_format, float(fps))
+        yield made, f"{total} frames; saved in {saved.folder}", str(saved.video)
 
     return run_walk
 
 
+@dataclass(frozen=True)
+class WalkDefaults:
+    """The sampling controls' starting values; a host passes its txt2img's."""
+
+    width: int = 256
+    height: int = 256
+    steps: int = 20
+    cfg: float = 5.0
+    sampler: str | None = None
+
+
+STANDALONE_DEFAULTS = WalkDefaults()
+
+
 def build_walk_tab(
-    render: WalkRenderer, output_dir: Path, concurrency_id: str | None = None
+    render: WalkRenderer,
+    output_dir: Path,
+    concurrency_id: str | None = None,
+    *,
+    defaults: WalkDefaults = STANDALONE_DEFAULTS,
+    samplers: Sequence[str] = (),
+    on_stop: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """The tab's controls, built inside the caller's `gr.Tab`; returns them by name."""
+    """The tab's controls, built inside the caller's `gr.Tab`; returns them by name.
+
+    With `samplers`, a sampler dropdown is shown and its choice reaches `WalkSettings.sampler`.
+    """
     c: dict[str, Any] = {}
     with gr.Row():
         with gr.Column(scale=3):
@@ -102,11 +133,14 @@ def build_walk_tab(
                 c["easing"] = gr.Dropdown(sorted(EASINGS), value="linear", label="Easing")
                 c["method"] = gr.Radio(list(METHODS), value="slerp", label="Interpolation")
             with gr.Row():
-                c["width"] = gr.Slider(64, 1024, 256, step=8, label="Width")
-                c["height"] = gr.Slider(64, 1024, 256, step=8, label="Height")
+                c["width"] = gr.Slider(64, 2048, defaults.width, step=8, label="Width")
+                c["height"] = gr.Slider(64, 2048, defaults.height, step=8, label="Height")
             with gr.Row():
-                c["steps"] = gr.Slider(1, 150, 20, step=1, label="Sampling steps")
-                c["cfg"] = gr.Slider(0.0, 30.0, 5.0, step=0.5, label="CFG scale")
+                c["steps"] = gr.Slider(1, 150, defaults.steps, step=1, label="Sampling steps")
+                c["cfg"] = gr.Slider(0.0, 30.0, defaults.cfg, step=0.5, label="CFG scale")
+                if samplers:
+                    chosen = defaults.sampler if defaults.sampler in samplers else samplers[0]
+                    c["sampler"] = gr.Dropdown(list(samplers), value=chosen, label="Sampling method")
             with gr.Row():
                 c["fps"] = gr.Slider(1, 60, 8, step=1, label="Video frames per second")
                 c["video_format"] = gr.Radio(list(FORMATS), value=".mp4", label="Video format")
@@ -115,13 +149,14 @@ def build_walk_tab(
             c["progress"] = gr.Textbox(label="Progress", interactive=False)
             c["video"] = gr.File(label="Video", interactive=False)
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
+    extra = [c["sampler"]] if "sampler" in c else []
     walk = c["generate"].click(
         make_walk_handler(render, output_dir),
-        inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"]],
+        inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *extra],
         outputs=[c["gallery"], c["progress"], c["video"]],
         api_name="walk",
         concurrency_limit=1,
         concurrency_id=concurrency_id,
     )
-    c["stop"].click(None, cancels=[walk])
+    c["stop"].click(on_stop, cancels=[walk])
     return c

@@ -22,6 +22,7 @@ class WalkSettings:
     steps: int = 20
     cfg: float = 5.0
     negative: str = ""
+    sampler: str | None = None  # a host's sampler name; None: the host's own
 
 
 @dataclass(frozen=True)

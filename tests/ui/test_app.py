@@ -110,8 +110,16 @@ def test_the_latent_walk_tab_answers_a_walk(client: Client) -> None:
         api_name="/walk",
     )
     assert len(frames) == 3  # two frames a transition and the last keyframe
-    assert progress.startswith("3 frames; video written to")
+    assert progress.startswith("3 frames; saved in")
     assert count_frames(video) == 3
+    folder = Path(progress.split("saved in ", 1)[1])  # the returned video is Gradio's copy
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "frame_0001.png",
+        "frame_0002.png",
+        "frame_0003.png",
+        "walk.gif",
+        "walk.json",
+    ]
 
 
 def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> None:
@@ -127,10 +135,12 @@ def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> N
 
 
 def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[tuple[str, int]] = []
-    monkeypatch.setattr(app_module, "serve", lambda host, port: served.append((host, port)))
+    served: list[tuple[str, int, Path]] = []
+    monkeypatch.setattr(
+        app_module, "serve", lambda host, port, walk_output_dir: served.append((host, port, walk_output_dir))
+    )
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command")
     app_module.add_serve_parser(commands)
     app_module.run_serve(parser.parse_args(["serve", "--port", "7999"]))
-    assert served == [("127.0.0.1", 7999)]
+    assert served == [("127.0.0.1", 7999, Path("out") / "latent-walk")]

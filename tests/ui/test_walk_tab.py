@@ -97,3 +97,28 @@ def test_the_demo_renderer_samples_a_revisited_walk_only_once(tmp_path: Path) ->
     assert sampled > 0
     assert len(calls) == sampled  # every frame came from the cache
     assert [f.tobytes() for f in first] == [f.tobytes() for f in again]
+
+
+class Stopping(Recorder):
+    """A host whose walk is interrupted after two frames (its renderer just ends)."""
+
+    def __call__(self, plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+        yield from list(super().__call__(plan, settings))[:2]
+
+
+def test_a_stopped_walk_is_not_saved(tmp_path: Path) -> None:
+    updates = list(make_walk_handler(Stopping(), tmp_path)(*VALUES))
+    frames, progress, video = updates[-1]
+    assert len(frames) == 2
+    assert progress == "stopped after 2 / 4 frames"
+    assert video is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sampler_choice_reaches_the_settings(tmp_path: Path) -> None:
+    render = Recorder()
+    list(make_walk_handler(render, tmp_path)(*VALUES, "Euler a"))
+    assert render.calls[0][1].sampler == "Euler a"
+    with gr.Blocks():
+        controls = build_walk_tab(Recorder(), tmp_path, samplers=["DPM++ 2M", "Euler a"])
+    assert controls["sampler"].value == "DPM++ 2M"  # no default given: the first

@@ -1,0 +1,96 @@
+"""Where a finished walk goes: `<root>/NNNNN/` with its frames, `walk.json` and the video.
+
+Every host saves the same way, so a walk from Forge or from the standalone app can be read and
+re-rendered alike: `walk.json` holds the plan and the sampling settings, which is all a renderer
+needs to make any frame again on the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from lib_couple.walk.plan import WalkPlan, WalkSettings
+from lib_couple.walk.video import export_video
+
+RECORD_VERSION = 1
+PARAMETERS_KEY = "parameters"  # the PNG text chunk WebUIs read a generation's infotext from
+
+
+@dataclass(frozen=True)
+class SavedWalk:
+    folder: Path
+    frames: tuple[Path, ...]
+    record: Path
+    video: Path
+
+
+def next_walk_folder(root: Path) -> Path:
+    """Create and return the first free `root/NNNNN` after the highest number already there."""
+    root.mkdir(parents=True, exist_ok=True)
+    numbers = [int(entry.name) for entry in root.iterdir() if entry.name.isdigit() and entry.is_dir()]
+    number = max(numbers, default=0) + 1
+    while True:
+        folder = root / f"{number:05d}"
+        try:
+            folder.mkdir()  # atomic: two walks finishing together cannot share a folder
+            return folder
+        except FileExistsError:
+            number += 1
+
+
+def walk_record(plan: WalkPlan, settings: WalkSettings, positions: Sequence[float]) -> dict[str, Any]:
+    """What `walk.json` holds: enough to render any frame of the walk again."""
+    return {
+        "version": RECORD_VERSION,
+        "plan": {**dataclasses.asdict(plan), "prompts": list(plan.prompts), "seeds": list(plan.seeds)},
+        "settings": dataclasses.asdict(settings),
+        "positions": list(positions),
+    }
+
+
+def plan_from_record(record: dict[str, Any]) -> tuple[WalkPlan, WalkSettings]:
+    """The plan and settings a `walk.json` was written from."""
+    if record.get("version") != RECORD_VERSION:
+        raise ValueError(f"walk.json version {record.get('version')!r} is not {RECORD_VERSION}")
+    plan = dict(record["plan"])
+    walk_plan = WalkPlan(
+        tuple(plan["prompts"]), tuple(plan["seeds"]), plan["frames"], plan["easing"], plan["method"]
+    )
+    return walk_plan, WalkSettings(**record["settings"])
+
+
+def _png_info(frame: Image.Image) -> PngImagePlugin.PngInfo | None:
+    text = frame.info.get(PARAMETERS_KEY)
+    if not isinstance(text, str):
+        return None
+    info = PngImagePlugin.PngInfo()
+    info.add_text(PARAMETERS_KEY, text)
+    return info
+
+
+def save_walk(
+    root: Path,
+    frames: Sequence[Image.Image],
+    plan: WalkPlan,
+    settings: WalkSettings,
+    video_format: str,
+    fps: float,
+) -> SavedWalk:
+    """Write the frames (PNG, with their infotext when the host gave one), `walk.json` and the video."""
+    folder = next_walk_folder(root)
+    paths = []
+    for index, frame in enumerate(frames, start=1):
+        path = folder / f"frame_{index:04d}.png"
+        frame.save(path, pnginfo=_png_info(frame))
+        paths.append(path)
+    record = folder / "walk.json"
+    record.write_text(json.dumps(walk_record(plan, settings, plan.positions()), indent=2), encoding="utf-8")
+    video = export_video(list(frames), folder / f"walk{video_format}", fps=fps)
+    return SavedWalk(folder, tuple(paths), record, video)
