@@ -43,6 +43,24 @@ def plan_from_values(prompts: str, seeds: str, frames: float, easing: str, metho
     return plan
 
 
+def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
+    """A gallery frame's infotext (its PNG `parameters` text), for Send to txt2img / img2img.
+
+    Gradio hands a gallery back as (file, caption) pairs; the PNG files keep the text chunk.
+    """
+    if not frames or index is None or not 0 <= index < len(frames):
+        return ""
+    item = frames[index]
+    source = item[0] if isinstance(item, tuple | list) else item
+    if isinstance(source, Image.Image):
+        return str(source.info.get("parameters", ""))
+    try:
+        with Image.open(source) as image:
+            return str(image.info.get("parameters", ""))
+    except (OSError, TypeError, ValueError):
+        return ""
+
+
 def make_walk_handler(render: WalkRenderer, output_dir: Path) -> Callable[..., Iterator[WalkUpdate]]:
     """The Generate-walk event: (frames so far, progress text, video path once written)."""
 

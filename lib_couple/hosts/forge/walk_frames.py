@@ -1,0 +1,160 @@
+"""A latent walk's frames in Forge, as plain logic over a small services protocol (no Forge import).
+
+Each frame is one Forge txt2img generation whose conditioning and starting noise are injected
+(FACTS: WALK_FACTS 4.4 A and 4.5): the walked conditioning replaces `p.c` in `setup_conds`, so
+Forge's prompt cache never decides it, and the slerped seed noise replaces the sampler's noise.
+Keyframe prompts are encoded lazily inside the first frame's `setup_conds`, after Forge has
+activated the walk's extra networks, so a LoRA's text-encoder part is in the encodings; every
+frame carries the same tags, so the LoRA set is loaded once and stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import torch
+from PIL import Image
+
+from lib_couple.errors import CoupleError
+from lib_couple.prompts import EXTRA_NETWORK_TAG, strip_extra_networks
+from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
+from lib_couple.walk.frame_cache import FrameCache
+from lib_couple.walk.interpolate import Architecture, Conditioning
+from lib_couple.walk.plan import WalkPlan, WalkSettings
+
+FLUX_CFG = 1.0  # distilled Flux samples without an unconditional pass; the guidance key steers it
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """One frame for the host to sample: what Forge sees, and what replaces its conditioning."""
+
+    prompt: str  # the frame's infotext prompt, with every extra-network tag of the walk
+    negative: str
+    seed: int
+    position: float
+    settings: WalkSettings
+    conditioning: Callable[[], Conditioning]  # called inside setup_conds, extra networks active
+    noise: Callable[[Sequence[int]], torch.Tensor]  # the starting noise for a latent shape
+
+
+class WalkServices(Protocol):
+    """What the walk needs from Forge."""
+
+    def architecture(self) -> Architecture | None:
+        """The loaded model's conditioning form; None when the walk cannot drive it."""
+        ...
+
+    def model_label(self) -> str: ...
+
+    def identity(self) -> str:
+        """The loaded checkpoint and its settings, for the frame cache's keys."""
+        ...
+
+    def encode(self, prompt: str, settings: WalkSettings) -> Conditioning:
+        """The prompt's conditioning from the loaded model, without a batch dimension's copies."""
+        ...
+
+    def render(self, job: FrameJob) -> Image.Image | None:
+        """Sample one frame; None when it was interrupted (the frame is dropped)."""
+        ...
+
+    def begin(self, frames: int) -> None: ...
+
+    def end(self) -> None: ...
+
+    def interrupted(self) -> bool: ...
+
+
+def walk_tags(prompts: Sequence[str]) -> str:
+    """Every extra-network tag of the keyframes, each once, in order of appearance."""
+    tags = (match.group(0) for prompt in prompts for match in EXTRA_NETWORK_TAG.finditer(prompt))
+    return " ".join(dict.fromkeys(tags))
+
+
+def frame_settings(settings: WalkSettings, architecture: Architecture) -> WalkSettings:
+    """Flux frames run at CFG 1 with no negative prompt; the others as asked."""
+    if architecture != "flux":
+        return settings
+    return WalkSettings(settings.width, settings.height, settings.steps, FLUX_CFG, "", settings.sampler)
+
+
+def frame_cache_key(identity: str, plan: WalkPlan, settings: WalkSettings, position: float) -> str:
+    """The same checkpoint, keyframes (tags included), seeds, method and settings at the same
+    position make the same frame."""
+    text = json.dumps(
+        [identity, list(plan.prompts), list(plan.seeds), plan.method, asdict(settings), round(position, 9)]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def per_prompt(cond: Conditioning) -> Conditioning:
+    """One prompt's conditioning without its batch dimension, the form Forge's schedules hold."""
+    if isinstance(cond, torch.Tensor):
+        return cond[0]
+    return {key: value[0] for key, value in cond.items()}
+
+
+def forge_walk_frames(
+    services: WalkServices, cache: FrameCache | None = None
+) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
+    """The Latent Walk tab's renderer for Forge: the walk's frames one by one."""
+    frame_cache = cache if cache is not None else FrameCache()
+
+    def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+        architecture = services.architecture()
+        if architecture is None:
+            raise CoupleError(
+                f"Latent Walk works with SD1.5, SDXL and Flux models; {services.model_label()} is not "
+                "one: load one of those in the checkpoint list"
+            )
+        sampling = frame_settings(settings, architecture)
+        tags = walk_tags(plan.prompts)
+        keyframes = [Keyframe(strip_extra_networks(k.prompt).strip(), k.seed) for k in plan.keyframes()]
+
+        def encode(prompt: str) -> Conditioning:
+            return services.encode(prompt, sampling)
+
+        explorer = LatentSpaceExplorer(keyframes, encode, architecture=architecture, method=plan.method)
+        positions = plan.positions()
+        identity = services.identity()
+        services.begin(len(positions))
+        try:
+            for position in positions:
+                key = frame_cache_key(identity, plan, sampling, position)
+                frame = frame_cache.get(key)
+                if frame is None:
+                    frame = services.render(_job(explorer, position, tags, sampling))
+                    if frame is None or services.interrupted():
+                        return  # Stop: the interrupted frame is partial, so it is dropped
+                    frame_cache.put(key, frame)
+                yield frame
+        finally:
+            services.end()
+
+    return frames
+
+
+def _job(explorer: LatentSpaceExplorer, position: float, tags: str, settings: WalkSettings) -> FrameJob:
+    at = explorer.point(position)
+    nearest = at.start if at.t < 0.5 else at.end
+    return FrameJob(
+        prompt=f"{nearest.prompt} {tags}".strip(),
+        negative=settings.negative,
+        seed=nearest.seed,
+        position=position,
+        settings=settings,
+        conditioning=lambda: explorer.conditioning(position),
+        noise=lambda shape: explorer.noise(shape, position),
+    )
+
+
+def multicond(prompt_parser: Any, cond: Conditioning, steps: int, batch: int) -> Any:
+    """`cond` as Forge's `MulticondLearnedConditioning` for a batch of `batch` identical frames."""
+    schedule = prompt_parser.ScheduledPromptConditioning(end_at_step=steps, cond=per_prompt(cond))
+    composable = prompt_parser.ComposableScheduledPromptConditioning([schedule], 1.0)
+    return prompt_parser.MulticondLearnedConditioning(shape=(batch,), batch=[[composable]] * batch)

@@ -1,0 +1,50 @@
+"""Forge Couple's Latent Walk tab: registers the tab and hands it Forge's frame renderer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+from modules import infotext_utils, script_callbacks
+
+from lib_couple.hosts.forge import walk_host
+from lib_couple.hosts.forge.walk_frames import forge_walk_frames
+from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
+from lib_couple.walk.frame_cache import FrameCache
+
+# One cache for the session: a walk run again, or a frame revisited, samples nothing.
+FRAMES = FrameCache()
+
+
+def _selected_parameters(frames: list[Any] | None, event: gr.SelectData) -> str:
+    return frame_parameters(frames, event.index if isinstance(event.index, int) else None)
+
+
+def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
+    with gr.Blocks(analytics_enabled=False) as tab:
+        controls = build_walk_tab(
+            forge_walk_frames(walk_host.ForgeWalkServices(), FRAMES),
+            walk_host.walk_output_dir(),
+            defaults=walk_host.txt2img_defaults(),
+            samplers=walk_host.sampler_names(),
+            on_stop=walk_host.interrupt,
+        )
+        with gr.Row():
+            parameters = gr.Textbox(label="Selected frame's parameters", interactive=False, lines=2)
+        with gr.Row():
+            to_txt2img = gr.Button("Send to txt2img", size="sm")
+            to_img2img = gr.Button("Send to img2img", size="sm")
+        controls["gallery"].select(_selected_parameters, [controls["gallery"]], [parameters])
+        for button, tabname in ((to_txt2img, "txt2img"), (to_img2img, "img2img")):
+            infotext_utils.register_paste_params_button(
+                infotext_utils.ParamBinding(
+                    paste_button=button,
+                    tabname=tabname,
+                    source_text_component=parameters,
+                    source_image_component=controls["gallery"],
+                )
+            )
+    return [(tab, "Latent Walk", "forge_couple_latent_walk")]
+
+
+script_callbacks.on_ui_tabs(_walk_tab)
