@@ -1,13 +1,15 @@
 """The Latent Walk tab: keyframe prompts and seeds in, frames streaming into a gallery, a video out.
 
 The tab knows nothing of the model: a host passes a renderer that yields a walk's frames. The
-walk runs in Gradio's queue, off the UI thread; Stop cancels it (and calls the host's `on_stop`,
-which interrupts a sampler that Gradio cannot), and the frame being sampled is dropped because it
-was never yielded. A finished walk is saved as `output_dir/NNNNN/` (frames, walk.json, video).
+walk runs in Gradio's queue, off the UI thread. Stop raises a flag the walk reads after each
+frame (and calls the host's `on_stop`, which interrupts a sampler mid-frame): the frame being
+sampled is dropped and the walk ends cleanly, with no cancelled stream for the page to report.
+A finished walk is saved as `output_dir/NNNNN/` (frames, walk.json, video).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,8 +63,14 @@ def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
         return ""
 
 
-def make_walk_handler(render: WalkRenderer, output_dir: Path) -> Callable[..., Iterator[WalkUpdate]]:
-    """The Generate-walk event: (frames so far, progress text, video path once written)."""
+def make_walk_handler(
+    render: WalkRenderer, output_dir: Path, stop: threading.Event | None = None
+) -> Callable[..., Iterator[WalkUpdate]]:
+    """The Generate-walk event: (frames so far, progress text, video path once written).
+
+    `stop`, once set, ends the walk after the frame in progress, which is dropped.
+    """
+    stopping = stop if stop is not None else threading.Event()
 
     def run_walk(
         prompts: str,
@@ -89,13 +97,16 @@ def make_walk_handler(render: WalkRenderer, output_dir: Path) -> Callable[..., I
             raise gr.Error(str(error)) from None
         total = len(plan.positions())
         made: list[Image.Image] = []
+        stopping.clear()
         try:
             for frame in render(plan, settings):
+                if stopping.is_set():
+                    break
                 made.append(frame)
                 yield list(made), f"{len(made)} / {total} frames", None
         except CoupleError as error:
             raise gr.Error(str(error)) from None
-        if len(made) < total:  # the host stopped the walk (an interrupt): nothing to save
+        if len(made) < total:  # stopped (Stop, or the host's interrupt): nothing to save
             yield made, f"stopped after {len(made)} / {total} frames", None
             return
         saved = save_walk(output_dir, made, plan, settings, video_format, float(fps))
@@ -132,6 +143,7 @@ def build_walk_tab(
     With `samplers`, a sampler dropdown is shown and its choice reaches `WalkSettings.sampler`.
     """
     c: dict[str, Any] = {}
+    stop = threading.Event()  # one walk runs at a time (concurrency 1), so one flag per tab
     with gr.Row():
         with gr.Column(scale=3):
             c["prompts"] = gr.Textbox(
@@ -168,13 +180,19 @@ def build_walk_tab(
             c["video"] = gr.File(label="Video", interactive=False)
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
     extra = [c["sampler"]] if "sampler" in c else []
-    walk = c["generate"].click(
-        make_walk_handler(render, output_dir),
+    c["generate"].click(
+        make_walk_handler(render, output_dir, stop),
         inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *extra],
         outputs=[c["gallery"], c["progress"], c["video"]],
         api_name="walk",
         concurrency_limit=1,
         concurrency_id=concurrency_id,
     )
-    c["stop"].click(on_stop, cancels=[walk])
+
+    def request_stop() -> None:
+        stop.set()
+        if on_stop is not None:
+            on_stop()
+
+    c["stop"].click(request_stop, queue=False)
     return c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,15 +73,36 @@ def test_bad_values_reach_the_user_as_a_gradio_error(tmp_path: Path) -> None:
         next(handler(*VALUES[:-1], ".avi"))
 
 
-def test_the_tab_builds_and_wires_stop_to_the_walk(tmp_path: Path) -> None:
+def test_stop_ends_the_walk_after_the_frame_in_progress_which_is_dropped(tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def render(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+        for index, frame in enumerate(Recorder()(plan, settings)):
+            if index == 1:
+                stop.set()  # Stop pressed while the second frame is being sampled
+            yield frame
+
+    updates = list(make_walk_handler(render, tmp_path, stop)(*VALUES))
+    frames, progress, video = updates[-1]
+    assert len(frames) == 1
+    assert progress == "stopped after 1 / 4 frames"
+    assert video is None
+    again = list(make_walk_handler(Recorder(), tmp_path, stop)(*VALUES))  # the next walk starts clear
+    assert len(again[-1][0]) == 4
+
+
+def test_the_tabs_stop_button_raises_the_flag_and_calls_the_hosts_stop(tmp_path: Path) -> None:
+    stopped: list[int] = []
     with gr.Blocks() as page:
-        controls = build_walk_tab(Recorder(), tmp_path)
+        controls = build_walk_tab(Recorder(), tmp_path, on_stop=lambda: stopped.append(1))
     dependencies = page.get_config_file()["dependencies"]
     walk = [i for i, d in enumerate(dependencies) if d.get("api_name") == "walk"]
     assert len(walk) == 1
     assert len(dependencies[walk[0]]["outputs"]) == 3
-    stops = [d for d in dependencies if d["targets"][0][0] == controls["stop"]._id]
-    assert any(d["cancels"] == walk for d in stops)
+    [stop] = [i for i, d in enumerate(dependencies) if d["targets"][0][0] == controls["stop"]._id]
+    assert dependencies[stop]["queue"] is False  # runs at once, beside the walk that holds the queue
+    page.fns[stop].fn()
+    assert stopped == [1]
 
 
 def test_the_demo_renderer_samples_a_revisited_walk_only_once(tmp_path: Path) -> None:
