@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from lib_couple.cli import EXIT_USAGE, build_parser, couple_params, main
+from lib_couple.walk.video import count_frames
 
 
 @pytest.mark.parametrize(
@@ -77,3 +81,18 @@ def test_bad_walk_arguments_exit_2(argv: list[str], message: str, capsys: pytest
     err = capsys.readouterr().err
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_walk_writes_a_video_of_every_frame_and_its_walk_json(
+    suffix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / f"walk{suffix}"
+    keyframes = ["a red circle on a white background", "a blue circle on a white background"]
+    argv = ["walk", "--keyframes", *keyframes, "--frames", "2", "--steps", "2"]
+    argv += ["--width", "64", "--height", "64", "--out", str(out)]
+    assert main(argv) == 0
+    assert count_frames(out) == 3  # two a transition and the last keyframe
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert [k["prompt"] for k in record["keyframes"]] == keyframes
+    assert f"wrote {out} (3 frames)" in capsys.readouterr().err
