@@ -117,7 +117,7 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     Finished latent walks are saved under `walk_output_dir` (one numbered folder each)."""
     import gradio as gr
 
-    from lib_couple.hosts.walk_standalone import demo_walk_frames
+    from lib_couple.hosts.walk_standalone import demo_walk_frames, demo_walk_pad
     from lib_couple.ui import build_couple_ui
     from lib_couple.ui.page_head import page_head
     from lib_couple.ui.walk_tab import build_walk_tab
@@ -171,7 +171,13 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
                 concurrency_id=MODEL_QUEUE,
             )
         with gr.Tab("Latent Walk", elem_id="tab_latent_walk"):
-            build_walk_tab(demo_walk_frames(model.get, FrameCache()), walk_output_dir, MODEL_QUEUE)
+            frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
+            build_walk_tab(
+                demo_walk_frames(model.get, frames),
+                walk_output_dir,
+                MODEL_QUEUE,
+                open_pad=demo_walk_pad(model.get, frames),
+            )
     return app
 
 

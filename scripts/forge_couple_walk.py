@@ -8,7 +8,7 @@ import gradio as gr
 from modules import infotext_utils, script_callbacks
 
 from lib_couple.hosts.forge import walk_host
-from lib_couple.hosts.forge.walk_frames import forge_walk_frames
+from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
 from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
 from lib_couple.walk.frame_cache import FrameCache
 
@@ -22,12 +22,14 @@ def _selected_parameters(frames: list[Any] | None, event: gr.SelectData) -> str:
 
 def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
     with gr.Blocks(analytics_enabled=False) as tab:
+        services = walk_host.ForgeWalkServices()
         controls = build_walk_tab(
-            forge_walk_frames(walk_host.ForgeWalkServices(), FRAMES),
+            forge_walk_frames(services, FRAMES),
             walk_host.walk_output_dir(),
             defaults=walk_host.txt2img_defaults(),
             samplers=walk_host.sampler_names(),
             on_stop=walk_host.interrupt,
+            open_pad=forge_walk_pad(services, FRAMES),
         )
         with gr.Row():
             parameters = gr.Textbox(label="Selected frame's parameters", interactive=False, lines=2)

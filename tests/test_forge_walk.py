@@ -223,7 +223,7 @@ def test_the_tab_registers_with_txt2img_defaults_and_send_buttons(tmp_path: Path
         [(blocks, title, elem_id)] = forge.tabs[0]()
         assert isinstance(blocks, gr.Blocks)
         assert (title, elem_id) == ("Latent Walk", "forge_couple_latent_walk")
-        values = {c.label: c.value for c in blocks.blocks.values() if getattr(c, "label", None)}
+        values = {c.label: c.value for c in blocks.blocks.values() if hasattr(c, "value") and c.label}
         assert values["Sampling steps"] == 28
         assert values["Sampling method"] == "Euler"
         assert values["Width"] == 768

@@ -15,7 +15,15 @@ from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
 from lib_couple.walk.plan import WalkPlan, WalkSettings
 
-__all__ = ["WalkSettings", "demo_explorer", "demo_walk_frames", "render_frame", "render_walk"]
+__all__ = [
+    "DemoWalkPad",
+    "WalkSettings",
+    "demo_explorer",
+    "demo_walk_frames",
+    "demo_walk_pad",
+    "render_frame",
+    "render_walk",
+]
 
 
 def demo_explorer(
@@ -29,6 +37,17 @@ def demo_explorer(
     return LatentSpaceExplorer(keyframes, encode, architecture="sd15", method=method)
 
 
+def _latents_at(
+    explorer: LatentSpaceExplorer, position: float, settings: WalkSettings
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The frame's conditioning, starting noise and cache key."""
+    cond = explorer.conditioning(position)
+    assert isinstance(cond, torch.Tensor)  # SD-shaped conditioning
+    shape = (1, LATENT_CHANNELS, settings.height // VAE_SCALE, settings.width // VAE_SCALE)
+    noise = explorer.noise(shape, position)
+    return cond, noise, frame_key(cond, noise, vars(settings))
+
+
 def render_frame(
     model: DemoComponents,
     explorer: LatentSpaceExplorer,
@@ -37,11 +56,7 @@ def render_frame(
     cache: FrameCache,
 ) -> Image.Image:
     """The frame at a walk position; a frame rendered before comes from the cache, unsampled."""
-    cond = explorer.conditioning(position)
-    assert isinstance(cond, torch.Tensor)  # SD-shaped conditioning
-    shape = (1, LATENT_CHANNELS, settings.height // VAE_SCALE, settings.width // VAE_SCALE)
-    noise = explorer.noise(shape, position)
-    key = frame_key(cond, noise, vars(settings))
+    cond, noise, key = _latents_at(explorer, position, settings)
 
     def render() -> Image.Image:
         latents = sample(
@@ -77,6 +92,31 @@ def render_walk(
         if on_frame is not None:
             on_frame(index, frame)
     return frames
+
+
+class DemoWalkPad:
+    """A walk on the demo model explored one frame at a time (the tab's pad)."""
+
+    def __init__(
+        self, model: DemoComponents, cache: FrameCache, plan: WalkPlan, settings: WalkSettings
+    ) -> None:
+        self.model = model
+        self.cache = cache
+        self.settings = settings
+        self.explorer = demo_explorer(model, plan.keyframes(), plan.method)
+
+    def cached(self, position: float) -> Image.Image | None:
+        return self.cache.get(_latents_at(self.explorer, position, self.settings)[2])
+
+    def render(self, position: float) -> Image.Image | None:
+        return render_frame(self.model, self.explorer, position, self.settings, self.cache)
+
+
+def demo_walk_pad(
+    model: Callable[[], DemoComponents], cache: FrameCache
+) -> Callable[[WalkPlan, WalkSettings], DemoWalkPad]:
+    """The pad's walk opener on the demo model; the pad and the walk share `cache`."""
+    return lambda plan, settings: DemoWalkPad(model(), cache, plan, settings)
 
 
 def demo_walk_frames(

@@ -19,6 +19,7 @@ import gradio as gr
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.ui.walk_pad import PadOpener, build_walk_pad
 from lib_couple.walk.easing import EASINGS
 from lib_couple.walk.output import save_walk
 from lib_couple.walk.plan import METHODS, WalkPlan, WalkSettings
@@ -63,6 +64,25 @@ def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
         return ""
 
 
+def walk_from_values(
+    prompts: str,
+    seeds: str,
+    frames: float,
+    easing: str,
+    method: str,
+    width: float,
+    height: float,
+    steps: float,
+    cfg: float,
+    negative: str,
+    sampler: str | None = None,
+) -> tuple[WalkPlan, WalkSettings]:
+    """The tab's walk and sampling controls as a checked plan and its settings."""
+    plan = plan_from_values(prompts, seeds, frames, easing, method)
+    size = (int(width), int(height))
+    return plan, WalkSettings(*size, int(steps), float(cfg), negative, sampler or None)
+
+
 def make_walk_handler(
     render: WalkRenderer, output_dir: Path, stop: threading.Event | None = None
 ) -> Callable[..., Iterator[WalkUpdate]]:
@@ -88,11 +108,11 @@ def make_walk_handler(
         sampler: str | None = None,
     ) -> Iterator[WalkUpdate]:
         try:
-            plan = plan_from_values(prompts, seeds, frames, easing, method)
+            plan, settings = walk_from_values(
+                prompts, seeds, frames, easing, method, width, height, steps, cfg, negative, sampler
+            )
             if video_format not in FORMATS:
                 raise CoupleError(f"video format {video_format!r} is not one of {', '.join(FORMATS)}")
-            size = (int(width), int(height))
-            settings = WalkSettings(*size, int(steps), float(cfg), negative, sampler or None)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
         total = len(plan.positions())
@@ -137,10 +157,12 @@ def build_walk_tab(
     defaults: WalkDefaults = STANDALONE_DEFAULTS,
     samplers: Sequence[str] = (),
     on_stop: Callable[[], None] | None = None,
+    open_pad: PadOpener | None = None,
 ) -> dict[str, Any]:
     """The tab's controls, built inside the caller's `gr.Tab`; returns them by name.
 
-    With `samplers`, a sampler dropdown is shown and its choice reaches `WalkSettings.sampler`.
+    With `samplers`, a sampler dropdown is shown and its choice reaches `WalkSettings.sampler`;
+    with `open_pad`, an Explore pad steps through the same walk frame by frame.
     """
     c: dict[str, Any] = {}
     stop = threading.Event()  # one walk runs at a time (concurrency 1), so one flag per tab
@@ -180,6 +202,9 @@ def build_walk_tab(
             c["video"] = gr.File(label="Video", interactive=False)
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
     extra = [c["sampler"]] if "sampler" in c else []
+    if open_pad is not None:
+        walk_inputs = [c[name] for name in names] + [c["negative"], *extra]
+        c["pad"] = build_walk_pad(open_pad, walk_from_values, walk_inputs, concurrency_id)
     c["generate"].click(
         make_walk_handler(render, output_dir, stop),
         inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *extra],
@@ -194,5 +219,5 @@ def build_walk_tab(
         if on_stop is not None:
             on_stop()
 
-    c["stop"].click(request_stop, queue=False)
+    c["stop"].click(request_stop, queue=False, api_name=False)
     return c

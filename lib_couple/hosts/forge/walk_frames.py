@@ -99,6 +99,66 @@ def per_prompt(cond: Conditioning) -> Conditioning:
     return {key: value[0] for key, value in cond.items()}
 
 
+class ForgeWalk:
+    """One walk on the loaded model: its explorer, and its frames through Forge (cached)."""
+
+    def __init__(
+        self, services: WalkServices, cache: FrameCache, plan: WalkPlan, settings: WalkSettings
+    ) -> None:
+        architecture = services.architecture()
+        if architecture is None:
+            raise CoupleError(
+                f"Latent Walk works with SD1.5, SDXL and Flux models; {services.model_label()} is not "
+                "one: load one of those in the checkpoint list"
+            )
+        self.services = services
+        self.cache = cache
+        self.plan = plan
+        self.settings = frame_settings(settings, architecture)
+        self.tags = walk_tags(plan.prompts)
+        self.identity = services.identity()
+        keyframes = [Keyframe(strip_extra_networks(k.prompt).strip(), k.seed) for k in plan.keyframes()]
+        self.explorer = LatentSpaceExplorer(
+            keyframes, self._encode, architecture=architecture, method=plan.method
+        )
+
+    def _encode(self, prompt: str) -> Conditioning:
+        return self.services.encode(prompt, self.settings)
+
+    def cached(self, position: float) -> Image.Image | None:
+        return self.cache.get(frame_cache_key(self.identity, self.plan, self.settings, position))
+
+    def frame(self, position: float) -> Image.Image | None:
+        """The frame at `position`: from the cache, or sampled; None when Stop interrupted it."""
+        key = frame_cache_key(self.identity, self.plan, self.settings, position)
+        frame = self.cache.get(key)
+        if frame is not None:
+            return frame
+        frame = self.services.render(_job(self.explorer, position, self.tags, self.settings))
+        if frame is None or self.services.interrupted():
+            return None  # the interrupted frame is partial, so it is dropped
+        self.cache.put(key, frame)
+        return frame
+
+
+class ForgeWalkPad(ForgeWalk):
+    """A walk explored one frame at a time (the tab's pad): each frame is its own Forge job."""
+
+    def render(self, position: float) -> Image.Image | None:
+        self.services.begin(1)
+        try:
+            return self.frame(position)
+        finally:
+            self.services.end()
+
+
+def forge_walk_pad(
+    services: WalkServices, cache: FrameCache
+) -> Callable[[WalkPlan, WalkSettings], ForgeWalkPad]:
+    """The pad's walk opener for Forge; the pad and the walk share `cache`."""
+    return lambda plan, settings: ForgeWalkPad(services, cache, plan, settings)
+
+
 def forge_walk_frames(
     services: WalkServices, cache: FrameCache | None = None
 ) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
@@ -106,32 +166,14 @@ def forge_walk_frames(
     frame_cache = cache if cache is not None else FrameCache()
 
     def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
-        architecture = services.architecture()
-        if architecture is None:
-            raise CoupleError(
-                f"Latent Walk works with SD1.5, SDXL and Flux models; {services.model_label()} is not "
-                "one: load one of those in the checkpoint list"
-            )
-        sampling = frame_settings(settings, architecture)
-        tags = walk_tags(plan.prompts)
-        keyframes = [Keyframe(strip_extra_networks(k.prompt).strip(), k.seed) for k in plan.keyframes()]
-
-        def encode(prompt: str) -> Conditioning:
-            return services.encode(prompt, sampling)
-
-        explorer = LatentSpaceExplorer(keyframes, encode, architecture=architecture, method=plan.method)
+        walk = ForgeWalk(services, frame_cache, plan, settings)
         positions = plan.positions()
-        identity = services.identity()
         services.begin(len(positions))
         try:
             for position in positions:
-                key = frame_cache_key(identity, plan, sampling, position)
-                frame = frame_cache.get(key)
+                frame = walk.frame(position)
                 if frame is None:
-                    frame = services.render(_job(explorer, position, tags, sampling))
-                    if frame is None or services.interrupted():
-                        return  # Stop: the interrupted frame is partial, so it is dropped
-                    frame_cache.put(key, frame)
+                    return
                 yield frame
         finally:
             services.end()
