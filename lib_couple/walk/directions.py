@@ -8,17 +8,60 @@ directions with those weights.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from lib_couple.walk.interpolate import Conditioning
 
+logger = logging.getLogger("forge_couple")
 DEFAULT_TEMPERATURE = 0.25  # cos 1 vs cos 0 -> e^4 ≈ 55x the weight: the aligned anchor dominates
 FIXED_KEYS = frozenset({"guidance"})  # scalars a pad move must never push
 EPS = 1e-12
+
+
+Precision = Literal["fp32", "bf16", "fp16"]
+DTYPES: dict[Precision, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class MapperFlags:
+    """Off by default: a lower precision halves the stored directions (Flux: ~1 M values an
+    anchor); `compile` runs the blend through `torch.compile`, eager if that fails."""
+
+    precision: Precision = "fp32"
+    compile: bool = False
+
+
+def _blend(weights: torch.Tensor, stacked: torch.Tensor, length: float) -> torch.Tensor:
+    """length x sum_i weights_i stacked_i, for directions stacked on dim 0."""
+    blended: torch.Tensor = torch.tensordot(weights.to(stacked.dtype), stacked, dims=1)
+    return blended * length
+
+
+Blend = Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]
+
+
+class CompiledOrEager:
+    """`torch.compile(fn)` on first use; if compiling or running it fails (no compiler, an
+    unsupported backend), the eager function from then on, said once in the log."""
+
+    def __init__(self, function: Blend) -> None:
+        self.function = function
+        self.compiled: Blend | None = torch.compile(function, dynamic=True)
+
+    def __call__(self, weights: torch.Tensor, stacked: torch.Tensor, length: float) -> torch.Tensor:
+        if self.compiled is not None:
+            try:
+                return self.compiled(weights, stacked, length)
+            except Exception as error:  # any compiler failure: the eager path gives the same result
+                logger.warning("torch.compile of the direction mapper failed (%s); running it eagerly", error)
+                self.compiled = None
+        return self.function(weights, stacked, length)
 
 
 @dataclass(frozen=True)
@@ -66,6 +109,7 @@ class DirectionMapper:
         anchors: Sequence[Anchor],
         temperature: float = DEFAULT_TEMPERATURE,
         scale: float = 1.0,
+        flags: MapperFlags = MapperFlags(),  # noqa: B008 (frozen, so sharing the default is safe)
     ) -> None:
         if not anchors:
             raise ValueError("the mapper needs at least one anchor")
@@ -84,6 +128,12 @@ class DirectionMapper:
             self.directions.append(
                 {k: normalised_difference(parts[k], base_parts[k]) for k in base_parts if k not in FIXED_KEYS}
             )
+        self.flags = flags
+        dtype = DTYPES[flags.precision]
+        self._stacked = {
+            key: torch.stack([d[key] for d in self.directions]).to(dtype) for key in self.directions[0]
+        }
+        self._blend: Blend = CompiledOrEager(_blend) if flags.compile else _blend
 
     def weights(self, move: tuple[float, float]) -> torch.Tensor:
         """The attention of one move over the anchors."""
@@ -93,11 +143,7 @@ class DirectionMapper:
         """The conditioning-space offset per key for a move (fixed keys have none)."""
         weights = self.weights(move)
         length = math.hypot(*move) * self.scale
-        return {
-            key: length
-            * sum((w * d[key] for w, d in zip(weights, self.directions, strict=True)), torch.zeros(()))
-            for key in self.directions[0]
-        }
+        return {key: self._blend(weights, stacked, length).float() for key, stacked in self._stacked.items()}
 
     def apply(self, cond: Conditioning, move: tuple[float, float]) -> Conditioning:
         """`cond` moved by the pad move; keys such as `guidance` are copied unchanged."""
