@@ -41,8 +41,9 @@ def test_lower_precision_offsets_match_fp32_within_its_resolution(
     low = mapper(MapperFlags(precision=precision)).offset((dx, dy))
     for key, value in exact.items():
         assert low[key].dtype == torch.float32
-        # bf16 keeps 8 bits of mantissa: 2^-8 of the offset's length.
-        assert torch.allclose(low[key], value, atol=4e-3 * max(1.0, float(value.abs().max())))
+        # bf16 keeps 8 bits of mantissa (2^-8); the blend of 3 rounded terms and its rounded sum
+        # can be off by a few of those: 2^-6 of the offset's size bounds it.
+        assert torch.allclose(low[key], value, atol=2**-6 * max(1.0, float(value.abs().max())))
 
 
 def test_a_failing_compile_falls_back_to_eager_once_and_says_so(
