@@ -1,4 +1,4 @@
-"""The standalone web app: a txt2img page with the Forge Couple accordion, on the demo model.
+"""The standalone web app: txt2img, img2img and Latent Walk pages with Forge Couple, on the demo model.
 
 `python -m lib_couple serve` starts it. Gradio and the model are imported on first use, so the
 command line stays quick for its other commands.
@@ -7,10 +7,13 @@ command line stays quick for its other commands.
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import random
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
     from lib_couple.demo import DemoComponents
     from lib_couple.hosts.standalone import GenerationRequest
+    from lib_couple.ui.couple_ui import CoupleUI
 
 
 ModelLoader = Callable[[], "DemoComponents"]
@@ -61,6 +65,8 @@ def request_from_values(
     cfg: float,
     seed: float | None,
     couple_values: Sequence[object],
+    init_image: Image.Image | None = None,
+    denoising_strength: float = 0.75,
 ) -> GenerationRequest:
     """The page's values as a request; the couple values are in `ARG_NAMES` order."""
     from lib_couple.hosts.standalone import GenerationRequest
@@ -77,14 +83,16 @@ def request_from_values(
         cfg=float(cfg),
         seed=resolved_seed,
         couple=params_from_args(couple_values),
+        init_image=init_image,
+        denoising_strength=float(denoising_strength),
     )
 
 
-def make_generate(model: LazyModel) -> Callable[..., tuple[list[Image.Image], str]]:
-    """The Generate handler: (images, parameters text); bad input becomes a message, not a trace."""
-    import gradio as gr
+GenerateHandler = Callable[..., tuple[list[Image.Image], str]]
 
-    from lib_couple.hosts.standalone import generate
+
+def make_generate(model: LazyModel) -> GenerateHandler:
+    """The txt2img Generate handler: (images, parameters text); bad input becomes a message."""
 
     def run(
         prompt: str,
@@ -96,19 +104,198 @@ def make_generate(model: LazyModel) -> Callable[..., tuple[list[Image.Image], st
         seed: float | None,
         *couple_values: object,
     ) -> tuple[list[Image.Image], str]:
+        return _generate(
+            model, request_from_values(prompt, negative, width, height, steps, cfg, seed, couple_values)
+        )
+
+    return _reporting(run)
+
+
+def make_img2img(model: LazyModel) -> GenerateHandler:
+    """The img2img Generate handler: the input image and strength come first."""
+
+    def run(
+        init_image: Image.Image | None,
+        strength: float,
+        prompt: str,
+        negative: str,
+        width: float,
+        height: float,
+        steps: float,
+        cfg: float,
+        seed: float | None,
+        *couple_values: object,
+    ) -> tuple[list[Image.Image], str]:
+        if init_image is None:
+            raise CoupleError("img2img needs an input image: upload one, or send one from txt2img")
+        request = request_from_values(
+            prompt, negative, width, height, steps, cfg, seed, couple_values, init_image, strength
+        )
+        return _generate(model, request)
+
+    return _reporting(run)
+
+
+def _reporting(run: GenerateHandler) -> GenerateHandler:
+    """Bad input (CoupleError) reaches the page as a Gradio error message, not a trace."""
+    import gradio as gr
+
+    @functools.wraps(run)
+    def reported(*values: object) -> tuple[list[Image.Image], str]:
         try:
-            request = request_from_values(prompt, negative, width, height, steps, cfg, seed, couple_values)
-            request.regions()  # refuse bad regions before loading the model
+            return run(*values)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
-        try:
-            components = model.get()
-        except OSError as error:
-            raise gr.Error(f"the model could not be loaded: {error}") from None
-        result = generate(components, request, progress=False)
-        return [result.image], result.parameters
 
-    return run
+    return reported
+
+
+def _generate(model: LazyModel, request: GenerationRequest) -> tuple[list[Image.Image], str]:
+    import gradio as gr
+
+    from lib_couple.hosts.standalone import generate
+
+    request.regions()  # refuse bad regions before loading the model
+    try:
+        components = model.get()
+    except OSError as error:
+        raise gr.Error(f"the model could not be loaded: {error}") from None
+    result = generate(components, request, progress=False)
+    return [result.image], result.parameters
+
+
+@dataclass
+class GenerationTab:
+    """One generation tab's components, with Forge's element ids (the JavaScript finds them so)."""
+
+    prompt: gr.Textbox
+    negative: gr.Textbox
+    width: gr.Slider
+    height: gr.Slider
+    steps: gr.Slider
+    cfg: gr.Slider
+    seed: gr.Number
+    couple: CoupleUI
+    gallery: gr.Gallery
+    parameters: gr.Textbox
+    generate: gr.Button
+    init_image: gr.Image | None = None
+    strength: gr.Slider | None = None
+
+    @property
+    def image_inputs(self) -> list[gr.components.Component]:
+        """img2img's input image and denoising strength; none in txt2img."""
+        return [c for c in (self.init_image, self.strength) if c is not None]
+
+    @property
+    def settings(self) -> list[gr.components.Component]:
+        return [self.prompt, self.negative, self.width, self.height, self.steps, self.cfg, self.seed]
+
+
+def build_generation_tab(tab: str) -> GenerationTab:
+    """txt2img's or img2img's page (inside the caller's `gr.Tab`): prompts, sizes, the couple,
+    the gallery and the parameters line; img2img adds the input image and the strength."""
+    import gradio as gr
+
+    from lib_couple.ui import build_couple_ui
+
+    is_img2img = tab == "img2img"
+    with gr.Row():
+        with gr.Column(scale=4):
+            prompt = gr.Textbox(
+                label="Prompt", lines=4, placeholder="one line per region", elem_id=f"{tab}_prompt"
+            )
+            negative = gr.Textbox(label="Negative prompt", lines=2, elem_id=f"{tab}_neg_prompt")
+        generate = gr.Button("Generate", variant="primary", scale=1, elem_id=f"{tab}_generate")
+    with gr.Row():
+        with gr.Column():
+            init_image = strength = None
+            if is_img2img:
+                init_image = gr.Image(label="Input image", type="pil", height=256, elem_id="img2img_image")
+                strength = gr.Slider(
+                    0.0,
+                    1.0,
+                    0.75,
+                    step=0.01,
+                    label="Denoising strength",
+                    elem_id="img2img_denoising_strength",
+                )
+            with gr.Row(elem_id=f"{tab}_dimensions_row"):
+                width = gr.Slider(64, 1024, 256, step=8, label="Width", elem_id=f"{tab}_width")
+                height = gr.Slider(64, 1024, 256, step=8, label="Height", elem_id=f"{tab}_height")
+            with gr.Row():
+                steps = gr.Slider(1, 150, 20, step=1, label="Sampling steps", elem_id=f"{tab}_steps")
+                cfg = gr.Slider(0.0, 30.0, 5.0, step=0.5, label="CFG scale", elem_id=f"{tab}_cfg_scale")
+            seed = gr.Number(1, label="Seed (-1: random)", precision=0, elem_id=f"{tab}_seed")
+            couple = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i")
+        with gr.Column():
+            gallery = gr.Gallery(label="Output", columns=1, elem_id=f"{tab}_gallery")
+            parameters = gr.Textbox(
+                label="Parameters",
+                lines=4,
+                interactive=False,
+                show_copy_button=True,
+                elem_id=f"html_info_{tab}",
+            )
+    return GenerationTab(
+        prompt,
+        negative,
+        width,
+        height,
+        steps,
+        cfg,
+        seed,
+        couple,
+        gallery,
+        parameters,
+        generate,
+        init_image,
+        strength,
+    )
+
+
+def sent_to_img2img(
+    gallery: Sequence[object] | None, parameters: str, targets: Sequence[str]
+) -> tuple[object, ...]:
+    """txt2img's image and parameters as img2img's values (input image, prompts, settings, and
+    the couple controls named in `targets`); what the parameters lack is left unchanged."""
+    import gradio as gr
+
+    from lib_couple.infotext import fill_absent_keys, from_infotext, parse_parameters
+
+    if not parameters:
+        raise gr.Error("nothing to send yet: generate an image first")
+    prompt, negative, values = parse_parameters(parameters)
+    fill_absent_keys(values)
+    image = _first_image(gallery)
+    width, height = (int(v) for v in values.get("Size", "256x256").split("x"))
+    settings = (
+        prompt,
+        negative,
+        width,
+        height,
+        int(values.get("Steps", 20)),
+        float(values.get("CFG scale", 5)),
+    )
+    restored = from_infotext(values)
+    couple = [
+        json.dumps(restored[name])
+        if name == "mapping" and name in restored
+        else restored.get(name, gr.update())
+        for name in targets
+    ]
+    return (image, *settings, int(values.get("Seed", 1)), *couple)
+
+
+def _first_image(gallery: Sequence[object] | None) -> Image.Image | None:
+    if not gallery:
+        return None
+    item = gallery[0]
+    source = item[0] if isinstance(item, tuple | list) else item
+    if isinstance(source, Image.Image):
+        return source
+    with Image.open(str(source)) as image:
+        return image.copy()
 
 
 def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = WALK_OUTPUT_DIR) -> gr.Blocks:
@@ -118,7 +305,6 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     import gradio as gr
 
     from lib_couple.hosts.walk_standalone import demo_walk_frames, demo_walk_pad
-    from lib_couple.ui import build_couple_ui
     from lib_couple.ui.page_head import page_head
     from lib_couple.ui.walk_tab import build_walk_tab
     from lib_couple.walk.frame_cache import FrameCache
@@ -130,54 +316,47 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     css = STYLE_FILE.read_text(encoding="utf-8") if STYLE_FILE.is_file() else None
     with gr.Blocks(title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css) as app:
         model = LazyModel(model_loader)
-        with gr.Tab("txt2img", elem_id="tab_txt2img"):
-            with gr.Row():
-                with gr.Column(scale=4):
-                    prompt = gr.Textbox(
-                        label="Prompt", lines=4, placeholder="one line per region", elem_id="txt2img_prompt"
-                    )
-                    negative = gr.Textbox(label="Negative prompt", lines=2, elem_id="txt2img_neg_prompt")
-                generate_button = gr.Button(
-                    "Generate", variant="primary", scale=1, elem_id="txt2img_generate"
+        # One generation at a time: the couple patches the shared UNet while it samples.
+        queue = {"concurrency_limit": 1, "concurrency_id": MODEL_QUEUE}
+        with gr.Tabs() as tabs:
+            with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
+                txt2img = build_generation_tab("txt2img")
+                send = gr.Button("Send to img2img", size="sm", elem_id="txt2img_send_to_img2img")
+            with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
+                img2img = build_generation_tab("img2img")
+            with gr.Tab("Latent Walk", id="walk", elem_id="tab_latent_walk"):
+                frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
+                build_walk_tab(
+                    demo_walk_frames(model.get, frames),
+                    walk_output_dir,
+                    MODEL_QUEUE,
+                    open_pad=demo_walk_pad(model.get, frames),
                 )
-            with gr.Row():
-                with gr.Column():
-                    with gr.Row(elem_id="txt2img_dimensions_row"):
-                        width = gr.Slider(64, 1024, 256, step=8, label="Width", elem_id="txt2img_width")
-                        height = gr.Slider(64, 1024, 256, step=8, label="Height", elem_id="txt2img_height")
-                    with gr.Row():
-                        steps = gr.Slider(1, 150, 20, step=1, label="Sampling steps", elem_id="txt2img_steps")
-                        cfg = gr.Slider(
-                            0.0, 30.0, 5.0, step=0.5, label="CFG scale", elem_id="txt2img_cfg_scale"
-                        )
-                    seed = gr.Number(1, label="Seed (-1: random)", precision=0, elem_id="txt2img_seed")
-                    couple = build_couple_ui(False, "t2i")
-                with gr.Column():
-                    gallery = gr.Gallery(label="Output", columns=1, elem_id="txt2img_gallery")
-                    parameters = gr.Textbox(
-                        label="Parameters",
-                        lines=4,
-                        interactive=False,
-                        show_copy_button=True,
-                        elem_id="html_info_txt2img",
-                    )
-            # One generation at a time: the couple patches the shared UNet while it samples.
-            generate_button.click(
-                make_generate(model),
-                inputs=[prompt, negative, width, height, steps, cfg, seed, *couple.controls],
-                outputs=[gallery, parameters],
-                api_name="generate",
-                concurrency_limit=1,
-                concurrency_id=MODEL_QUEUE,
-            )
-        with gr.Tab("Latent Walk", elem_id="tab_latent_walk"):
-            frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
-            build_walk_tab(
-                demo_walk_frames(model.get, frames),
-                walk_output_dir,
-                MODEL_QUEUE,
-                open_pad=demo_walk_pad(model.get, frames),
-            )
+        txt2img.generate.click(
+            make_generate(model),
+            inputs=[*txt2img.settings, *txt2img.couple.controls],
+            outputs=[txt2img.gallery, txt2img.parameters],
+            api_name="generate",
+            **queue,
+        )
+        img2img.generate.click(
+            make_img2img(model),
+            inputs=[*img2img.image_inputs, *img2img.settings, *img2img.couple.controls],
+            outputs=[img2img.gallery, img2img.parameters],
+            api_name="img2img",
+            **queue,
+        )
+        targets = list(img2img.couple.components)
+        send.click(
+            lambda gallery, parameters: sent_to_img2img(gallery, parameters, targets),
+            inputs=[txt2img.gallery, txt2img.parameters],
+            outputs=[
+                img2img.image_inputs[0],
+                *img2img.settings,
+                *(img2img.couple.components[n] for n in targets),
+            ],
+            api_name=False,
+        ).then(lambda: gr.Tabs(selected="img2img"), None, tabs, api_name=False)
     return app
 
 

@@ -6,10 +6,14 @@ import gc
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
 
-from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
+from lib_couple.demo.model import DemoComponents, decode_latents, load_demo_pipeline, write_untrained_weights
+from lib_couple.demo.sampling import img2img_start
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.standalone import GenerationRequest, generate
+from lib_couple.hosts.standalone import GenerationRequest, generate, image_latents, to_pil
 from lib_couple.infotext import from_infotext, parse_parameters
 from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import CoupleParams
@@ -80,3 +84,41 @@ def test_a_repeated_generation_encodes_nothing_again(tmp_path: Path) -> None:
     del model, first, second
     gc.collect()
     assert len(manager.cache) == 0 < entries  # the encoder is gone, so are its encodings
+
+
+@given(st.integers(1, 60), st.floats(0.0, 1.0))
+def test_img2img_skips_the_steps_its_strength_does_not_run(steps: int, strength: float) -> None:
+    start = img2img_start(steps, strength)
+    assert 0 <= start <= steps
+    assert steps - start == round(strength * steps)
+    assert img2img_start(steps, 0.0) == steps
+    assert img2img_start(steps, 1.0) == 0
+
+
+def test_img2img_runs_only_the_remaining_steps_and_strength_0_gives_the_input_back(
+    random_model: DemoComponents,
+) -> None:
+    calls: list[int] = []
+    hook = random_model.unet.register_forward_hook(lambda *_: calls.append(1))
+    source = Image.new("RGB", (64, 48), (200, 30, 30))
+    try:
+        half = generate(
+            random_model, request(CoupleParams(), init_image=source, denoising_strength=0.5, steps=4)
+        )
+        assert len(calls) == 2  # 4 steps at strength 0.5: the last 2
+        calls.clear()
+        kept = generate(random_model, request(CoupleParams(), init_image=source, denoising_strength=0.0))
+        assert calls == []
+    finally:
+        hook.remove()
+    encoded = image_latents(random_model, source, 72, 56)
+    assert kept.image.tobytes() == to_pil(decode_latents(random_model, encoded)).tobytes()
+    assert half.image.size == (72, 56)
+    _, _, params = parse_parameters(half.parameters)
+    assert params["Denoising strength"] == "0.5"
+
+
+def test_img2img_refuses_a_strength_out_of_range(random_model: DemoComponents) -> None:
+    source = Image.new("RGB", (8, 8))
+    with pytest.raises(CoupleError, match="denoising strength must be from 0 to 1"):
+        generate(random_model, request(CoupleParams(), init_image=source, denoising_strength=1.5))

@@ -57,6 +57,26 @@ def unet_predictor(components: DemoComponents) -> VPredictor:
     return predict
 
 
+def img2img_start(steps: int, strength: float) -> int:
+    """How many of the `steps` an img2img pass skips: the first `steps - round(strength x steps)`.
+
+    Strength 1 skips none (a txt2img from the noised input, which is pure noise then), strength 0
+    skips all (the input comes back as it was encoded).
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"denoising strength must be from 0 to 1, got {strength}")
+    return steps - round(strength * steps)
+
+
+def noised(
+    init_latents: torch.Tensor, noise: torch.Tensor, alphas: list[float], timestep: int
+) -> torch.Tensor:
+    """The input latents at `timestep` of the forward process: sqrt(a) x0 + sqrt(1 - a) noise."""
+    alpha = alphas[timestep]
+    mixed: torch.Tensor = math.sqrt(alpha) * init_latents + math.sqrt(1.0 - alpha) * noise
+    return mixed
+
+
 @torch.no_grad()
 def sample(
     components: DemoComponents,
@@ -71,10 +91,14 @@ def sample(
     progress: bool = True,
     predictor: VPredictor | None = None,
     latents: torch.Tensor | None = None,
+    init_latents: torch.Tensor | None = None,
+    strength: float = 1.0,
 ) -> torch.Tensor:
     """Normalised latents [B, 4, height/8, width/8] for `cond` [B, T, D]; decode with `decode_latents`.
 
     Each step calls the model once on the batch [uncond, cond] (uncond [1 or B, T, D] is broadcast).
+    With `init_latents` (img2img) the noise is added to them at the step `strength` starts from,
+    and only the remaining steps run.
     """
     unet = components.unet
     batch = cond.shape[0]
@@ -89,7 +113,17 @@ def sample(
         if tuple(latents.shape) != expected:
             raise ValueError(f"initial latents must have shape {expected}, got {tuple(latents.shape)}")
         latents = latents.to(unet.device, unet.dtype)
-    for index, t in enumerate(tqdm(timesteps, desc="demo sampling", disable=not progress)):
+    start = 0
+    if init_latents is not None:
+        start = img2img_start(steps, strength)
+        init = init_latents.to(unet.device, unet.dtype)
+        if init.shape != latents.shape:
+            raise ValueError(f"init latents must have shape {tuple(latents.shape)}, got {tuple(init.shape)}")
+        if start == steps:
+            return init
+        latents = noised(init, latents, alphas, timesteps[start])
+    for index in tqdm(range(start, steps), desc="demo sampling", disable=not progress):
+        t = timesteps[index]
         v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
         uncond_v, cond_v = v.chunk(2)
         alpha_prev = alphas[timesteps[index + 1]] if index + 1 < steps else 1.0

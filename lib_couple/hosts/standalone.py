@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
+from lib_couple.demo.model import encode_images
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 from lib_couple.infotext import format_parameters, to_infotext
@@ -34,7 +35,7 @@ UNCOND, COND = 1, 0
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """A txt2img request as the CLI and the web app make it."""
+    """A txt2img request as the CLI and the web app make it; with `init_image`, an img2img one."""
 
     prompt: str
     negative: str = ""
@@ -44,6 +45,8 @@ class GenerationRequest:
     cfg: float = 5.0
     seed: int = 1
     couple: CoupleParams = field(default_factory=CoupleParams)
+    init_image: Image.Image | None = None
+    denoising_strength: float = 0.75
 
     def validate(self) -> None:
         for name, value in (("width", self.width), ("height", self.height)):
@@ -53,6 +56,8 @@ class GenerationRequest:
             raise CoupleError(f"steps must be from 1 to 150, got {self.steps}")
         if not 0.0 <= self.cfg <= 30.0:
             raise CoupleError(f"CFG scale must be from 0 to 30, got {self.cfg}")
+        if self.init_image is not None and not 0.0 <= self.denoising_strength <= 1.0:
+            raise CoupleError(f"denoising strength must be from 0 to 1, got {self.denoising_strength}")
 
     def regions(self) -> RegionPlan | None:
         """The validated regions, or None when the couple is off; raises CoupleError."""
@@ -83,9 +88,19 @@ def parameters_text(request: GenerationRequest, model_name: str = MODEL_NAME) ->
         "Size": f"{request.width}x{request.height}",
         "Model": model_name,
     }
+    if request.init_image is not None:
+        values["Denoising strength"] = request.denoising_strength
     if request.couple.enabled:
         values.update(to_infotext(request.couple))
     return format_parameters(request.prompt, request.negative, values)
+
+
+def image_latents(model: DemoComponents, image: Image.Image, width: int, height: int) -> torch.Tensor:
+    """An img2img input at the request's size, encoded by the demo VAE."""
+    resized = image.convert("RGB").resize((width, height), Image.Resampling.LANCZOS)
+    pixels = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        return encode_images(model, pixels)
 
 
 def generate(model: DemoComponents, request: GenerationRequest, *, progress: bool = True) -> GenerationResult:
@@ -102,6 +117,11 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
 
     cond = encode([request.prompt])
     uncond = encode([request.negative])
+    init = (
+        None
+        if request.init_image is None
+        else image_latents(model, request.init_image, request.width, request.height)
+    )
 
     def run() -> torch.Tensor:
         return sample(
@@ -114,6 +134,8 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
             cfg=request.cfg,
             seed=request.seed,
             progress=progress,
+            init_latents=init,
+            strength=request.denoising_strength,
         )
 
     if plan is None:

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pytest
-from gradio_client import Client
+from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from lib_couple import app as app_module
 from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
-from lib_couple.infotext import from_infotext, parse_parameters
+from lib_couple.infotext import format_parameters, from_infotext, parse_parameters, to_infotext
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from lib_couple.ui.couple_ui import TILE_ARGS
 from lib_couple.ui.page_head import javascript_files, page_head
@@ -87,10 +89,10 @@ def test_request_from_values() -> None:
         app_module.request_from_values("a", "", 64, 64, 2, 5, 1, [True, True, "Tiles"] + couple[3:])
 
 
-def test_the_page_carries_the_scripts_and_lists_only_generate_and_walk(client: Client) -> None:
+def test_the_page_carries_the_scripts_and_lists_only_its_generations(client: Client) -> None:
     assert "window.onUiLoaded" in client.config["head"]
     endpoints = list(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == ["/generate", "/walk"]
+    assert sorted(endpoints) == ["/generate", "/img2img", "/walk"]
 
 
 def test_the_latent_walk_tab_answers_a_walk(client: Client) -> None:
@@ -144,3 +146,46 @@ def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
     app_module.add_serve_parser(commands)
     app_module.run_serve(parser.parse_args(["serve", "--port", "7999"]))
     assert served == [("127.0.0.1", 7999, Path("out") / "latent-walk")]
+
+
+def test_img2img_answers_with_the_couple_and_the_strength(client: Client, tmp_path: Path) -> None:
+    source = tmp_path / "input.png"
+    Image.new("RGB", (64, 64), (20, 120, 220)).save(source)
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 1, 0, 0.5, 1], [0, 1, 0.5, 1, 1]])
+    values = dict(zip(ARG_NAMES, params_to_args(couple), strict=True))
+    values["mapping"] = json.dumps(values["mapping"])
+    args = [values[name] for name in ARG_NAMES]  # img2img has the tile controls too
+    gallery, parameters = client.predict(
+        handle_file(str(source)), 0.5, "sky\nsea", "", 64, 64, 2, 5.0, 4, *args, api_name="/img2img"
+    )
+    assert len(gallery) == 1
+    _, _, params = parse_parameters(parameters)
+    assert params["Denoising strength"] == "0.5"
+    assert from_infotext(params)["mapping"] == couple.mapping
+
+
+def test_img2img_without_an_input_image_says_so(client: Client) -> None:
+    args = params_to_args(CoupleParams())
+    args[ARG_NAMES.index("mapping")] = json.dumps(args[ARG_NAMES.index("mapping")])
+    with pytest.raises(AppError, match="needs an input image"):
+        client.predict(None, 0.5, "sky", "", 64, 64, 2, 5.0, 4, *args, api_name="/img2img")
+
+
+def test_send_to_img2img_carries_the_image_settings_and_mapping() -> None:
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 0.5, 0, 1, 1], [0.5, 1, 0, 1, 2]])
+    text = format_parameters(
+        "left\nright",
+        "blurry",
+        {"Steps": 7, "CFG scale": 4.5, "Seed": 11, "Size": "96x64", **to_infotext(couple)},
+    )
+    image = Image.new("RGB", (96, 64), (1, 2, 3))
+    targets = ["enabled", "mode", "mapping", "tile_h"]
+    sent = app_module.sent_to_img2img([(image, None)], text, targets)
+    assert sent[0] is image
+    assert sent[1:8] == ("left\nright", "blurry", 96, 64, 7, 4.5, 11)
+    enabled, mode, mapping, tile_h = sent[8:]
+    assert (enabled, mode) == (True, "Advanced")
+    assert json.loads(str(mapping)) == couple.mapping
+    assert isinstance(tile_h, dict)  # not in the parameters: left unchanged (a gr.update)
+    with pytest.raises(gr.Error, match="generate an image first"):
+        app_module.sent_to_img2img([], "", targets)
