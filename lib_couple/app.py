@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image  # at run time: Gradio reads the handler's type hints
 
@@ -89,6 +89,8 @@ def request_from_values(
 
 
 GenerateHandler = Callable[..., tuple[list[Image.Image], str]]
+# The generation settings every tab sends first, in `request_from_values` order.
+SETTINGS_FIELDS = ("prompt", "negative", "width", "height", "steps", "cfg", "seed")
 
 
 def make_generate(model: LazyModel) -> GenerateHandler:
@@ -112,24 +114,20 @@ def make_generate(model: LazyModel) -> GenerateHandler:
 
 
 def make_img2img(model: LazyModel) -> GenerateHandler:
-    """The img2img Generate handler: the input image and strength come first."""
+    """The img2img Generate handler: the input image and strength, then txt2img's values."""
+    txt2img_values = len(SETTINGS_FIELDS)
 
     def run(
-        init_image: Image.Image | None,
-        strength: float,
-        prompt: str,
-        negative: str,
-        width: float,
-        height: float,
-        steps: float,
-        cfg: float,
-        seed: float | None,
-        *couple_values: object,
+        init_image: Image.Image | None, strength: float, *values: object
     ) -> tuple[list[Image.Image], str]:
         if init_image is None:
             raise CoupleError("img2img needs an input image: upload one, or send one from txt2img")
+        settings: dict[str, Any] = dict(zip(SETTINGS_FIELDS, values[:txt2img_values], strict=True))
         request = request_from_values(
-            prompt, negative, width, height, steps, cfg, seed, couple_values, init_image, strength
+            **settings,
+            couple_values=values[txt2img_values:],
+            init_image=init_image,
+            denoising_strength=strength,
         )
         return _generate(model, request)
 
