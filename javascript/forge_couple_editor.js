@@ -1,7 +1,8 @@
 // Forge Couple: <forge-couple-editor>, the region editor (preview with boxes, and a table).
 // State: `mapping` (rows [x1, x2, y1, y2, weight]) and `selected`. Every change of the
 // mapping goes out as one `fc-change` event with detail {mapping}; setting `mapping` from
-// outside (the sync's reload) sends none.
+// outside (the sync's reload) sends none. Edits of a prompt line go out as `fc-prompt` with
+// detail {index, text} (text null: remove the line); the sync owns the prompt textarea.
 (() => {
   const FC = (window.ForgeCouple = window.ForgeCouple || {});
   const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
@@ -13,7 +14,9 @@
     .preview { position: relative; width: 100%; max-height: 480px; background: #fff; border: 1px solid #888;
       box-sizing: border-box; touch-action: none; user-select: none; outline: none; cursor: crosshair; }
     .preview:focus-visible { box-shadow: 0 0 0 2px #4a90e2; }
-    canvas { position: absolute; inset: 0; width: 100%; height: 100%; }
+    canvas, img.background { position: absolute; inset: 0; width: 100%; height: 100%; }
+    img.background { opacity: .45; pointer-events: none; object-fit: fill; }
+    img.background:not([src]) { display: none; }
     .box { position: absolute; box-sizing: border-box; border: 2px solid; cursor: move; }
     .box.selected { border-width: 3px; z-index: 2; }
     .box span { position: absolute; left: 2px; top: 0; font-weight: bold; color: #000;
@@ -27,7 +30,7 @@
     td input { width: 100%; box-sizing: border-box; font: inherit; background: transparent; color: inherit;
       border: 0; padding: 1px; }
     tr.selected { outline: 2px solid #4a90e2; outline-offset: -2px; }
-    td.prompt { text-overflow: ellipsis; white-space: nowrap; opacity: .8; }
+    td.prompt input { text-overflow: ellipsis; opacity: .9; }
     td.ops { white-space: nowrap; }
     button { font: inherit; padding: 0 3px; cursor: pointer; }
     .bar { margin-top: 6px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
@@ -47,14 +50,17 @@
       this.attachShadow({ mode: "open" }).innerHTML = `<style>${STYLE}</style>
         <div class="layout">
           <div class="stage">
-            <div class="preview" tabindex="0" part="preview"><canvas></canvas></div>
+            <div class="preview" tabindex="0" part="preview"><img class="background" alt=""><canvas></canvas></div>
             <div class="coverage"></div>
+            <div class="bar"><label>Background <input type="file" accept="image/*" class="upload"></label>
+              <button class="clear-background" title="remove the uploaded background">Clear</button></div>
           </div>
           <div class="side">
             <table><colgroup><col style="width:6px">${"<col style='width:12%'>".repeat(5)}<col>
               <col style="width:7em"></colgroup><thead><tr><th></th><th>x1</th><th>x2</th><th>y1</th><th>y2</th><th>weight</th>
               <th>prompt</th><th></th></tr></thead><tbody></tbody></table>
             <div class="bar"><button class="default">Default mapping</button>
+              <button class="pull" hidden title="copy the txt2img editor's regions here">Pull from txt2img</button>
               <span class="reason" role="status"></span></div>
           </div>
         </div>`;
@@ -64,6 +70,10 @@
       this.tbody = $("tbody");
       this.reasonLine = $(".reason");
       this.coverageLine = $(".coverage");
+      this.background = $("img.background");
+      this.upload = $("input.upload");
+      this.uploadUrl = null; // an object URL of the user's file; wins over the automatic one
+      this.autoUrl = null; // e.g. the img2img input image
       this.boxes = [];
       this.setAspect(1, 1);
       this.preview.addEventListener("pointerdown", (e) => this._onPointerDown(e));
@@ -74,6 +84,11 @@
       this.tbody.addEventListener("change", (e) => this._onCellChange(e));
       this.tbody.addEventListener("click", (e) => this._onTableClick(e));
       $(".default").addEventListener("click", () => this.change(FC.model.defaultMapping(), -1));
+      this.pullButton = $(".pull");
+      const pull = () => this.dispatchEvent(new CustomEvent("fc-pull", { bubbles: true }));
+      this.pullButton.addEventListener("click", pull);
+      this.upload.addEventListener("change", () => this._onUpload());
+      $(".clear-background").addEventListener("click", () => this.clearBackground());
       this.render();
     }
 
@@ -94,6 +109,42 @@
       if (FC.model.same(lines, this.prompts)) return;
       this.prompts = lines.slice();
       this.render();
+    }
+
+    /** The editor of the img2img tab can pull the txt2img regions (the sync handles `fc-pull`). */
+    showPull(visible) {
+      this.pullButton.hidden = !visible;
+    }
+
+    /** A background from the page (the img2img input); shown unless the user uploaded one. */
+    setAutoBackground(url) {
+      this.autoUrl = url || null;
+      this._showBackground();
+    }
+
+    clearBackground() {
+      if (this.uploadUrl) URL.revokeObjectURL(this.uploadUrl);
+      this.uploadUrl = null;
+      this.upload.value = "";
+      this._showBackground();
+    }
+
+    _onUpload() {
+      const file = this.upload.files && this.upload.files[0];
+      if (!file) return;
+      if (!file.type.startsWith("image/")) {
+        this.reasonLine.textContent = `Background: "${file.name}" is not an image`;
+        return;
+      }
+      if (this.uploadUrl) URL.revokeObjectURL(this.uploadUrl);
+      this.uploadUrl = URL.createObjectURL(file);
+      this._showBackground();
+    }
+
+    _showBackground() {
+      const url = this.uploadUrl || this.autoUrl;
+      if (!url) this.background.removeAttribute("src");
+      else if (this.background.getAttribute("src") !== url) this.background.src = url;
     }
 
     setAspect(width, height) {
@@ -172,8 +223,10 @@
         const tr = this.tbody.insertRow();
         tr.innerHTML = `<td class="swatch"></td>` +
           FC.model.COLUMNS.map((c) => `<td><input data-column="${c}" inputmode="decimal"></td>`).join("") +
-          `<td class="prompt"></td><td class="ops"><button data-op="above" title="insert above">+↑</button>` +
-          `<button data-op="below" title="insert below">+↓</button><button data-op="delete" title="delete">✕</button></td>`;
+          `<td class="prompt"><input data-prompt></td>` +
+          `<td class="ops"><button data-op="above" title="insert above">+↑</button>` +
+          `<button data-op="below" title="insert below">+↓</button>` +
+          `<button data-op="delete" title="delete (Shift: the prompt line too)">✕</button></td>`;
       }
       while (this.tbody.rows.length > rows.length) this.tbody.deleteRow(-1);
       rows.forEach((row, i) => {
@@ -181,13 +234,13 @@
         tr.dataset.index = i;
         tr.classList.toggle("selected", i === this.selected);
         tr.cells[0].style.background = FC.model.colour(i);
-        tr.querySelectorAll("input").forEach((input, c) => {
+        tr.querySelectorAll("input[data-column]").forEach((input, c) => {
           const text = String(row[c]);
           if (input.value !== text && input !== this.shadowRoot.activeElement) input.value = text;
         });
         const prompt = this.prompts[i] ?? "";
-        const cell = tr.cells[6];
-        if (cell.textContent !== prompt) cell.textContent = cell.title = prompt;
+        const input = tr.cells[6].firstChild;
+        if (input.value !== prompt && input !== this.shadowRoot.activeElement) input.value = input.title = prompt;
       });
     }
 
@@ -269,6 +322,7 @@
       this.stats.moves += 1;
       this.stats.totalMs += ms;
       this.stats.maxMs = Math.max(this.stats.maxMs, ms);
+      if (this.stats.samples) this.stats.samples.push(ms); // a benchmark sets samples: []
     }
 
     _onPointerUp() {
@@ -286,7 +340,9 @@
       const key = event.key.toLowerCase();
       if (ctrl && key === "z" && !event.shiftKey) this.undo();
       else if (ctrl && (key === "y" || (key === "z" && event.shiftKey))) this.redo();
-      else if (!ctrl && this.selected >= 0 && (key === "delete" || key === "backspace")) this._deleteRow(this.selected);
+      else if (!ctrl && this.selected >= 0 && (key === "delete" || key === "backspace")) {
+        this._deleteRow(this.selected, event.shiftKey);
+      }
       else if (!ctrl && this.selected >= 0 && key.startsWith("arrow")) {
         const step = event.shiftKey ? 0.1 : 0.01;
         const dx = key === "arrowleft" ? -step : key === "arrowright" ? step : 0;
@@ -305,6 +361,10 @@
       const input = event.target.closest("input");
       if (!input) return;
       const index = Number(input.closest("tr").dataset.index);
+      if (input.hasAttribute("data-prompt")) {
+        this._editPrompt(index, input.value);
+        return;
+      }
       const rows = this.mapping;
       const { row, reason } = FC.model.editCell(rows[index], input.dataset.column, input.value);
       rows[index] = row;
@@ -325,17 +385,35 @@
         rows.splice(index + 1, 0, [0.25, 0.75, 0.25, 0.75, 1]);
         this.change(rows, index + 1);
       } else if (op === "delete") {
-        this._deleteRow(index);
+        this._deleteRow(index, event.shiftKey);
       } else if (index !== this.selected) {
         this.selected = index;
         this.render();
       }
     }
 
-    _deleteRow(index) {
+    /** Shift held: the region's prompt line goes too (the sync rewrites the prompt). */
+    _deleteRow(index, withPrompt = false) {
       const rows = this.mapping;
       rows.splice(index, 1);
       this.change(rows, Math.min(index, rows.length - 1));
+      if (withPrompt && index < this.prompts.length) this._editPrompt(index, null);
+    }
+
+    /** A prompt line typed in the table (text) or removed (null); one line, no separator inside. */
+    _editPrompt(index, text) {
+      const line = text === null ? null : text.replace(/\s*\n\s*/g, " ").trim();
+      const prompts = this.prompts.slice();
+      if (line === null) prompts.splice(index, 1);
+      else if (index <= prompts.length) prompts[index] = line; // the next row's line is appended
+      else {
+        const lines = prompts.length;
+        this.reasonLine.textContent = `Row ${index + 1}: the prompt has ${lines} lines; fill the rows above first`;
+        this._renderTable();
+        return;
+      }
+      this.setPrompts(prompts);
+      this.dispatchEvent(new CustomEvent("fc-prompt", { detail: { index, text: line }, bubbles: true }));
     }
   }
 

@@ -92,6 +92,36 @@
     return x2 - x1 >= 0.02 && y2 - y1 >= 0.02 ? [x1, x2, y1, y2, 1] : null;
   }
 
+  /** The separator as typed (the peer's escapes: `\\n` newline, `\\t` space; blank: newline), as Python's. */
+  function resolveSeparator(typed) {
+    const resolved = String(typed || "").replace(/\\n/g, "\n").replace(/\\t/g, " ");
+    return resolved.trim() ? resolved : "\n";
+  }
+
+  /** The region lines of a prompt as lib_couple.prompts.split_lines: stripped, trailing empty ones dropped. */
+  function splitLines(prompt, separator) {
+    const lines = prompt.split(separator).map((line) => line.trim());
+    while (lines.length && !lines[lines.length - 1]) lines.pop();
+    return lines;
+  }
+
+  /**
+   * The prompt with its index-th region line (as splitLines counts) replaced by text, or removed
+   * when text is null; the index one past the last line appends one. Other lines keep their text.
+   */
+  function rewriteLine(prompt, separator, index, text) {
+    const chunks = prompt.split(separator);
+    const count = splitLines(prompt, separator).length;
+    if (index < count) {
+      if (text === null) chunks.splice(index, 1);
+      else chunks[index] = text;
+    } else if (index === count && text !== null) {
+      chunks.length = count;
+      chunks.push(text);
+    }
+    return chunks.join(separator);
+  }
+
   function colour(index, alpha = 1) {
     return `hsla(${HUES[index % HUES.length]}, 80%, 55%, ${alpha})`;
   }
@@ -132,6 +162,6 @@
 
   FC.model = {
     COLUMNS, defaultMapping, copy, same, parseRows, editCell, moveRow, resizeRow, rowFromPoints,
-    colour, hash, round, clamp, History,
+    colour, hash, round, clamp, History, resolveSeparator, splitLines, rewriteLine,
   };
 })();

@@ -4,12 +4,16 @@
 //     fc-change; forceSync (at once) on page load, on Generate (click, capture phase), Ctrl+Enter,
 //     form submit and when the tab becomes visible. A hash of the last written text skips
 //     redundant input events.
-//   textarea -> editor: a value written from outside (infotext paste, Send to img2img) reloads
-//     the editor; an echo of a state this tab wrote earlier is overwritten with the current one.
+//   textarea -> editor: a value written from outside (infotext paste, Send to img2img, a loaded
+//     preset) reloads the editor. Nothing writes old states back: the fallback table writes the
+//     mapping only on the user's own edits (its `input` event), not when it follows the mapping.
+//   prompt: the editor shows the tab's prompt split by the couple separator; a line edited or
+//     removed in its table (fc-prompt) is written back into the prompt textarea.
+//   img2img: "Pull from txt2img" (fc-pull) copies the txt2img editor's regions; the img2img input
+//     image (#img2img_image img) is the editor's background.
 (() => {
   const FC = (window.ForgeCouple = window.ForgeCouple || {});
   const TABS = { t2i: "txt2img", i2i: "img2img" };
-  const ECHOES = 64; // how many recently written states are recognised as echoes
   const nativeValue = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value");
 
   const fire = (target) =>
@@ -29,7 +33,6 @@
       this.textarea = textarea;
       this.editor = editor;
       this.lastHash = null;
-      this.sent = [];
       this.timer = null;
       this.writing = false;
       this._watchTextarea();
@@ -61,8 +64,6 @@
         this.writing = false;
       }
       this.lastHash = digest;
-      this.sent.push(digest);
-      if (this.sent.length > ECHOES) this.sent.shift();
       fire(this.textarea);
       return true;
     }
@@ -93,10 +94,6 @@
         this.lastHash = FC.model.hash(text);
         return;
       }
-      if (this.sent.includes(FC.model.hash(text)) && !this.maskMode()) {
-        this.forceSync(); // a server echo of an older state of ours: ours is newer
-        return;
-      }
       clearTimeout(this.timer);
       this.editor.mapping = rows;
       this.lastHash = FC.model.hash(JSON.stringify(rows));
@@ -105,12 +102,41 @@
 
   const syncs = {};
 
+  function separatorOf(accordion) {
+    const input = accordion.querySelector(".fc_separator textarea, .fc_separator input");
+    return FC.model.resolveSeparator(input && input.value);
+  }
+
+  /** The table's prompt column: line i is region i's, counted as the backend counts them. */
   function readPrompts(tab, accordion, editor) {
     const prompt = gradioApp().querySelector(`#${TABS[tab]}_prompt textarea`);
-    const separatorInput = accordion.querySelector(".fc_separator textarea, .fc_separator input");
+    if (prompt) editor.setPrompts(FC.model.splitLines(prompt.value, separatorOf(accordion)));
+  }
+
+  function writePromptLine(tab, accordion, editor, index, text) {
+    const prompt = gradioApp().querySelector(`#${TABS[tab]}_prompt textarea`);
     if (!prompt) return;
-    const separator = (separatorInput && separatorInput.value.replace(/\\n/g, "\n")) || "\n";
-    editor.setPrompts(prompt.value.split(separator).map((line) => line.trim()).filter((line) => line));
+    const value = FC.model.rewriteLine(prompt.value, separatorOf(accordion), index, text);
+    if (value !== prompt.value) {
+      prompt.value = value;
+      fire(prompt);
+    }
+    readPrompts(tab, accordion, editor);
+  }
+
+  /** The img2img input image as the editor's background (Forge's canvas and Gradio's Image alike). */
+  function watchInputImage(editor) {
+    const container = gradioApp().querySelector("#img2img_image");
+    if (!container) return false;
+    const show = () => {
+      const img = [...container.querySelectorAll("img")].find((node) => node.getAttribute("src"));
+      editor.setAutoBackground(img ? img.src : null);
+    };
+    new MutationObserver(show).observe(container, {
+      subtree: true, childList: true, attributes: true, attributeFilter: ["src"],
+    });
+    show();
+    return true;
   }
 
   function readAspect(tab, editor) {
@@ -130,13 +156,30 @@
     if (rows) editor.mapping = rows;
     editor.history = new FC.model.History();
     // The Dataframe stays as the fallback without JavaScript; hidden while the editor is active.
-    for (const child of panel.children) child.style.display = "none";
+    // The presets (`.fc_presets`) serve the editor too, so they stay.
+    for (const child of panel.children) {
+      if (!child.classList.contains("fc_presets")) child.style.display = "none";
+    }
     panel.prepend(editor);
     const sync = (syncs[tab] = new TabSync(tab, accordion, textarea, editor));
     editor.sync = sync;
 
     const prompt = app.querySelector(`#${TABS[tab]}_prompt textarea`);
     if (prompt) prompt.addEventListener("input", () => readPrompts(tab, accordion, editor));
+    accordion.querySelector(".fc_separator")?.addEventListener("input", () => readPrompts(tab, accordion, editor));
+    editor.addEventListener("fc-prompt", (event) => {
+      writePromptLine(tab, accordion, editor, event.detail.index, event.detail.text);
+    });
+    if (tab === "i2i") {
+      editor.showPull(true);
+      editor.addEventListener("fc-pull", () => {
+        const source = syncs.t2i && syncs.t2i.editor;
+        if (!source) return;
+        editor.change(source.mapping, -1, "Pulled the txt2img regions (Ctrl+Z undoes)");
+        sync.forceSync();
+      });
+      sync.watchingImage = watchInputImage(editor);
+    }
     for (const id of ["width", "height"]) {
       const slider = app.querySelector(`#${TABS[tab]}_${id}`);
       for (const type of ["input", "change"]) slider?.addEventListener(type, () => readAspect(tab, editor));
@@ -150,8 +193,14 @@
     for (const sync of Object.values(syncs)) sync.forceSync();
   }
 
-  function setup() {
+  function mountAll() {
     for (const tab of Object.keys(TABS)) mount(tab);
+    const i2i = syncs.i2i;
+    if (i2i && !i2i.watchingImage) i2i.watchingImage = watchInputImage(i2i.editor); // built later
+  }
+
+  function setup() {
+    mountAll();
     // Capture phase: runs before Gradio's own click handler reads the inputs.
     document.addEventListener(
       "click",
@@ -172,9 +221,7 @@
     document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && forceAll());
     // Forge's main tabs: a tab becoming visible pushes its state; new panels get an editor.
     if (typeof window.onUiUpdate === "function") {
-      window.onUiUpdate(() => {
-        for (const tab of Object.keys(TABS)) mount(tab);
-      });
+      window.onUiUpdate(mountAll);
     }
     if (typeof window.onUiTabChange === "function") window.onUiTabChange(forceAll);
   }

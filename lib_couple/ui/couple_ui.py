@@ -15,7 +15,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.params import ARG_NAMES, MODES, CoupleParams
 from lib_couple.prompts import COMMON_SYNTAXES
 from lib_couple.regions import BACKGROUNDS, DIRECTIONS
-from lib_couple.ui import infotext_fields, mapping_table, mask_list, region_panels
+from lib_couple.ui import infotext_fields, mapping_table, mask_list, presets, region_panels
 from lib_couple.ui.infotext_fields import InfotextKey
 from lib_couple.ui.region_panels import QUIET, not_saved
 
@@ -169,6 +169,9 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
             else mapping_table.default_rows()
         )
         advanced = region_panels.build_advanced_panel(advanced_on, rows)
+        store = presets.PresetStore(presets.presets_path())
+        with advanced.column, gr.Accordion("Presets", open=False, elem_classes=["fc_presets"]):
+            preset_controls = presets.build_preset_controls(store)
         masks = region_panels.build_mask_panel(mask_on)
         _paint_controls(masks)
         # The script argument: JSON text that JS and paste can write without a server round trip.
@@ -197,6 +200,8 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
     )
     c["background"].change(on_background_change, c["background"], c["background_weight"], **QUIET)
     region_panels.wire_mapping(c["mode"], c["mapping"], advanced, masks)
+    presets.wire_presets(preset_controls, store, c["mapping"], QUIET)
+    not_saved(preset_controls.choice, preset_controls.name)
 
     missing = [name for name in ARG_NAMES if name not in c]
     if missing:

@@ -1,7 +1,7 @@
 """Advanced and Mask panels of the accordion, and the events that keep the mapping argument in sync.
 
-The Advanced table is a stand-in until the region editor (a custom element) lands; the editor
-will write the mapping textbox itself, and these events keep working.
+The Advanced table is the fallback of the region editor (a custom element that writes the
+mapping textbox itself and hides the table); the table follows the mapping either way.
 """
 
 from __future__ import annotations
@@ -184,9 +184,12 @@ def _wire_mask_edits(panel: MaskPanel) -> None:
 
 def wire_mapping(mode: gr.Radio, mapping: gr.Textbox, advanced: AdvancedPanel, masks: MaskPanel) -> None:
     """The mapping textbox <-> table and mask list, and the mode's choice between them."""
-    advanced.reset.click(on_reset_table, None, advanced.table, **QUIET)
-    advanced.table.change(
-        on_table_change, [advanced.table, mode, mapping], [mapping, advanced.status], **QUIET
+    # Only the user's own table edits (`input`) write the mapping: the table's updates from the
+    # mapping (below) must not come back as a write of a state the editor has since left.
+    table_to_mapping = {"fn": on_table_change, "inputs": [advanced.table, mode, mapping]}
+    advanced.table.input(**table_to_mapping, outputs=[mapping, advanced.status], **QUIET)
+    advanced.reset.click(on_reset_table, None, advanced.table, **QUIET).then(
+        **table_to_mapping, outputs=[mapping, advanced.status], **QUIET
     )
     masks.store.change(
         on_masks_change,

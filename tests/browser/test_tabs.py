@@ -82,9 +82,28 @@ def test_each_tab_generates_with_its_own_editor_and_send_carries_the_mapping(
         timeout=30_000,
     )
     assert page.locator("#img2img_image img").count() == 1  # the image came along
-    # The send ends by showing img2img, and the sent values fire their change events; a Generate
-    # before those settle makes Gradio abort one (a console AbortError; the image is right anyway).
-    page.locator("#tab_img2img").wait_for(state="visible")
-    page.wait_for_timeout(1500)
+    page.locator("#tab_img2img").wait_for(state="visible")  # the send's last step
     assert generate(page, "img2img", 503) == rows
+    assert console_errors == []
+
+
+def test_a_loaded_preset_is_what_the_next_generation_uses(page: Page, console_errors: list[str]) -> None:
+    open_advanced(page, "txt2img")
+    accordion = "#forge_couple_t2i"
+    saved = [[0, 0.6, 0, 1, 1], [0.6, 1, 0, 1, 2]]
+    page.evaluate(f"(rows) => document.querySelector('{editor('txt2img')}').change(rows)", saved)
+    page.locator(f"{accordion} .label-wrap", has_text="Presets").click()
+    page.get_by_label("Save as").first.fill("wide left")
+    page.locator(f"{accordion} button", has_text="Save preset").click()
+    page.wait_for_function(
+        f"() => document.querySelector('{accordion}').innerText.includes('Saved preset wide left')"
+    )
+    page.evaluate(f"(rows) => document.querySelector('{editor('txt2img')}').change(rows)", [[0, 1, 0, 1, 1]])
+    page.locator(f"{accordion} button", has_text="Load preset").click()
+    page.wait_for_function(
+        f"() => JSON.stringify(document.querySelector('{editor('txt2img')}').mapping) === "
+        f"{json.dumps(json.dumps(saved, separators=(',', ':')))}",
+        timeout=30_000,
+    )
+    assert generate(page, "txt2img", 601) == saved
     assert console_errors == []

@@ -1,0 +1,151 @@
+"""Named Advanced mappings, saved and loaded through the backend (a JSON file), and their controls.
+
+The file is `presets.json` in the extension's folder (git ignores it, so updates keep it), or
+the path in `FORGE_COUPLE_PRESETS`. Loading a preset writes the mapping argument's textbox, which
+the region editor follows, so a loaded preset is what the next Generate uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lib_couple.errors import CoupleError
+from lib_couple.params import parse_mapping_value
+from lib_couple.regions import parse_mapping
+from lib_couple.ui.mapping_table import mapping_text
+
+PRESETS_ENV = "FORGE_COUPLE_PRESETS"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "presets.json"
+MAX_NAME = 64
+Rows = list[list[float]]
+
+
+def presets_path() -> Path:
+    return Path(os.environ.get(PRESETS_ENV) or DEFAULT_PATH)
+
+
+class PresetStore:
+    """Presets in one JSON object `{name: rows}`; every write replaces the file whole."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Rows]:
+        if not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CoupleError(
+                f"the presets file {self.path} cannot be read ({error}); fix or delete it"
+            ) from None
+        if not isinstance(data, dict):
+            raise CoupleError(f"the presets file {self.path} is not a JSON object; fix or delete it")
+        return {str(name): rows for name, rows in data.items() if isinstance(rows, list)}
+
+    def names(self) -> list[str]:
+        return sorted(self.load(), key=str.casefold)
+
+    def get(self, name: str | None) -> Rows:
+        presets = self.load()
+        if not name or name not in presets:
+            raise CoupleError(f"there is no preset {name!r}; choose one from the list")
+        return presets[name]
+
+    def save(self, name: str | None, mapping: object) -> str:
+        """Store `mapping` (rows or their JSON) under `name`; returns the cleaned name."""
+        cleaned = (name or "").strip()
+        if not cleaned:
+            raise CoupleError("give the preset a name")
+        if len(cleaned) > MAX_NAME:
+            raise CoupleError(f"a preset name has at most {MAX_NAME} characters")
+        rows = [list(asdict(row).values()) for row in parse_mapping(parse_mapping_value(mapping))]
+        presets = self.load()
+        presets[cleaned] = rows
+        self._write(presets)
+        return cleaned
+
+    def delete(self, name: str | None) -> None:
+        presets = self.load()
+        if not name or name not in presets:
+            raise CoupleError(f"there is no preset {name!r}; choose one from the list")
+        del presets[name]
+        self._write(presets)
+
+    def _write(self, presets: dict[str, Rows]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(presets, indent=1, sort_keys=True), encoding="utf-8")
+        partial.replace(self.path)  # atomic: a crash mid-write leaves the old file whole
+
+
+@dataclass(frozen=True)
+class PresetControls:
+    choice: gr.Dropdown
+    name: gr.Textbox
+    save: gr.Button
+    load: gr.Button
+    delete: gr.Button
+    status: gr.Markdown
+
+
+def build_preset_controls(store: PresetStore) -> PresetControls:
+    try:
+        names = store.names()
+    except CoupleError:
+        names = []  # the status line says why when the user acts
+    with gr.Row():
+        choice = gr.Dropdown(names, value=None, label="Preset", scale=2)
+        name = gr.Textbox(label="Save as", placeholder="a name", scale=2)
+    with gr.Row():
+        save = gr.Button("Save preset", size="sm")
+        load = gr.Button("Load preset", size="sm")
+        delete = gr.Button("Delete preset", size="sm")
+    status = gr.Markdown("", elem_classes=["fc_status"])
+    return PresetControls(choice, name, save, load, delete, status)
+
+
+class PresetActions:
+    """The buttons' handlers over one store: (control update, status line), errors as status."""
+
+    def __init__(self, store: PresetStore) -> None:
+        self.store = store
+
+    def on_save(self, name: str | None, mapping: str) -> tuple[Any, str]:
+        try:
+            saved = self.store.save(name, mapping)
+            return gr.update(choices=self.store.names(), value=saved), f"Saved preset **{saved}**."
+        except CoupleError as error:
+            return gr.update(), f"⚠️ {error}"
+
+    def on_load(self, name: str | None) -> tuple[Any, str]:
+        try:
+            rows = self.store.get(name)
+            return mapping_text(rows), f"Loaded preset **{name}** ({len(rows)} regions)."
+        except CoupleError as error:
+            return gr.update(), f"⚠️ {error}"
+
+    def on_delete(self, name: str | None) -> tuple[Any, str]:
+        try:
+            self.store.delete(name)
+            return gr.update(choices=self.store.names(), value=None), f"Deleted preset **{name}**."
+        except CoupleError as error:
+            return gr.update(), f"⚠️ {error}"
+
+
+def wire_presets(
+    controls: PresetControls, store: PresetStore, mapping: gr.Textbox, quiet: dict[str, Any]
+) -> None:
+    """Save reads the mapping argument; Load writes it (the editor and the table follow it)."""
+    actions = PresetActions(store)
+    controls.save.click(
+        actions.on_save, [controls.name, mapping], [controls.choice, controls.status], **quiet
+    )
+    controls.load.click(actions.on_load, controls.choice, [mapping, controls.status], **quiet)
+    controls.delete.click(actions.on_delete, controls.choice, [controls.choice, controls.status], **quiet)
