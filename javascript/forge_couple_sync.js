@@ -5,8 +5,8 @@
 //     form submit and when the tab becomes visible. A hash of the last written text skips
 //     redundant input events.
 //   textarea -> editor: a value written from outside (infotext paste, Send to img2img, a loaded
-//     preset) reloads the editor. Nothing writes old states back: the fallback table writes the
-//     mapping only on the user's own edits (its `input` event), not when it follows the mapping.
+//     preset) reloads the editor. Nothing writes old states back: while the editor is mounted
+//     the fallback table's events write nothing (FC.editorActive gates them in the page).
 //   prompt: the editor shows the tab's prompt split by the couple separator; a line edited or
 //     removed in its table (fc-prompt) is written back into the prompt textarea.
 //   img2img: "Pull from txt2img" (fc-pull) copies the txt2img editor's regions; the img2img input
@@ -162,6 +162,8 @@
     }
     panel.prepend(editor);
     const sync = (syncs[tab] = new TabSync(tab, accordion, textarea, editor));
+    // The fallback table's events read this (region_panels.TABLE_GATE_JS): the editor owns the mapping.
+    FC.editorActive = true;
     editor.sync = sync;
 
     const prompt = app.querySelector(`#${TABS[tab]}_prompt textarea`);

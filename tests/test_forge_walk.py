@@ -11,7 +11,7 @@ from typing import Any
 import gradio as gr
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -168,6 +168,7 @@ def test_walk_tags_keep_each_tag_once_in_order() -> None:
     assert walk_tags(["a", "b"]) == ""
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine
 @given(
     st.dictionaries(
         st.sampled_from(sorted(UI_CONFIG_KEYS)),

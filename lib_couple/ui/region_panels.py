@@ -22,6 +22,14 @@ NOT_SAVED = "do_not_save_to_config"
 QUIET: dict[str, Any] = {"show_progress": "hidden", "show_api": False}
 
 
+# The mode the table's events see when the region editor (JavaScript) owns the mapping.
+EDITOR_OWNS_MAPPING = "editor"
+TABLE_GATE_JS = (
+    "(rows, mode, mapping) => [rows, window.ForgeCouple && window.ForgeCouple.editorActive ? "
+    f"'{EDITOR_OWNS_MAPPING}' : mode, mapping]"
+)
+
+
 def _keep(value: object) -> Any:
     """A handler's "no change" (None) as Gradio's, so unchanged outputs fire no change event."""
     return gr.update() if value is None else value
@@ -152,7 +160,9 @@ def on_masks_change(
     )
 
 
-def on_table_change(rows: Sequence[Sequence[object]] | None, mode: str, current: str) -> tuple[Any, str]:
+def on_table_change(rows: Sequence[Sequence[object]] | None, mode: str, current: str) -> tuple[Any, Any]:
+    if mode == EDITOR_OWNS_MAPPING:
+        return gr.update(), gr.update()
     text, status = mapping_table.sync_from_table(rows, mode, current)
     return _keep(text), status
 
@@ -184,13 +194,17 @@ def _wire_mask_edits(panel: MaskPanel) -> None:
 
 def wire_mapping(mode: gr.Radio, mapping: gr.Textbox, advanced: AdvancedPanel, masks: MaskPanel) -> None:
     """The mapping textbox <-> table and mask list, and the mode's choice between them."""
-    # Only the user's own table edits (`input`) write the mapping: the table's updates from the
-    # mapping (below) must not come back as a write of a state the editor has since left.
-    table_to_mapping = {"fn": on_table_change, "inputs": [advanced.table, mode, mapping]}
-    advanced.table.input(**table_to_mapping, outputs=[mapping, advanced.status], **QUIET)
-    advanced.reset.click(on_reset_table, None, advanced.table, **QUIET).then(
-        **table_to_mapping, outputs=[mapping, advanced.status], **QUIET
-    )
+    # The table writes the mapping only without the region editor: with it, the mapping is the
+    # editor's, and a table that follows it (below) must never write back a state the editor
+    # has since left. The gate runs in the page before the request and names the editor.
+    table_to_mapping = {
+        "fn": on_table_change,
+        "inputs": [advanced.table, mode, mapping],
+        "outputs": [mapping, advanced.status],
+        "js": TABLE_GATE_JS,
+    }
+    advanced.table.input(**table_to_mapping, **QUIET)
+    advanced.reset.click(on_reset_table, None, advanced.table, **QUIET).then(**table_to_mapping, **QUIET)
     masks.store.change(
         on_masks_change,
         [masks.store, mode, mapping],

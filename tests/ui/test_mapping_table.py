@@ -172,3 +172,14 @@ def test_events_settle_and_the_argument_matches_the_mode(
         assert state.masks == store
         expected = store if mode == "Mask" else json.dumps(rows_to_mapping(state.rows))
         assert json.loads(state.mapping) == json.loads(expected)
+
+
+def test_the_table_writes_nothing_while_the_editor_owns_the_mapping() -> None:
+    from lib_couple.ui.region_panels import EDITOR_OWNS_MAPPING, TABLE_GATE_JS, on_table_change
+
+    mapping, status = on_table_change([[0, 1, 0, 1, 1]], EDITOR_OWNS_MAPPING, "[[0, 0.5, 0, 1, 1]]")
+    assert mapping == {"__type__": "update"}
+    assert status == {"__type__": "update"}
+    written, _ = on_table_change([[0, 1, 0, 1, 1]], "Advanced", "[[0, 0.5, 0, 1, 1]]")
+    assert json.loads(written) == [[0, 1, 0, 1, 1]]  # without the editor, as before
+    assert "ForgeCouple.editorActive" in TABLE_GATE_JS
