@@ -260,12 +260,13 @@ def sent_to_img2img(
     import gradio as gr
 
     from lib_couple.infotext import fill_absent_keys, from_infotext, parse_parameters
+    from lib_couple.ui.walk_tab import gallery_image
 
     if not parameters:
         raise gr.Error("nothing to send yet: generate an image first")
     prompt, negative, values = parse_parameters(parameters)
     fill_absent_keys(values)
-    image = _first_image(gallery)
+    image = gallery_image(gallery[0]) if gallery else None
     width, height = (int(v) for v in values.get("Size", "256x256").split("x"))
     settings = (
         prompt,
@@ -283,17 +284,6 @@ def sent_to_img2img(
         for name in targets
     ]
     return (image, *settings, int(values.get("Seed", 1)), *couple)
-
-
-def _first_image(gallery: Sequence[object] | None) -> Image.Image | None:
-    if not gallery:
-        return None
-    item = gallery[0]
-    source = item[0] if isinstance(item, tuple | list) else item
-    if isinstance(source, Image.Image):
-        return source
-    with Image.open(str(source)) as image:
-        return image.copy()
 
 
 def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = WALK_OUTPUT_DIR) -> gr.Blocks:

@@ -52,11 +52,15 @@ class PresetStore:
     def names(self) -> list[str]:
         return sorted(self.load(), key=str.casefold)
 
-    def get(self, name: str | None) -> Rows:
+    def _existing(self, name: str | None) -> tuple[dict[str, Rows], str]:
         presets = self.load()
         if not name or name not in presets:
             raise CoupleError(f"there is no preset {name!r}; choose one from the list")
-        return presets[name]
+        return presets, name
+
+    def get(self, name: str | None) -> Rows:
+        presets, found = self._existing(name)
+        return presets[found]
 
     def save(self, name: str | None, mapping: object) -> str:
         """Store `mapping` (rows or their JSON) under `name`; returns the cleaned name."""
@@ -72,10 +76,8 @@ class PresetStore:
         return cleaned
 
     def delete(self, name: str | None) -> None:
-        presets = self.load()
-        if not name or name not in presets:
-            raise CoupleError(f"there is no preset {name!r}; choose one from the list")
-        del presets[name]
+        presets, found = self._existing(name)
+        del presets[found]
         self._write(presets)
 
     def _write(self, presets: dict[str, Rows]) -> None:

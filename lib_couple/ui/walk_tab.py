@@ -46,20 +46,23 @@ def plan_from_values(prompts: str, seeds: str, frames: float, easing: str, metho
     return plan
 
 
-def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
-    """A gallery frame's infotext (its PNG `parameters` text), for Send to txt2img / img2img.
-
-    Gradio hands a gallery back as (file, caption) pairs; the PNG files keep the text chunk.
-    """
-    if not frames or index is None or not 0 <= index < len(frames):
-        return ""
-    item = frames[index]
+def gallery_image(item: object) -> Image.Image:
+    """One gallery entry as an image: Gradio hands entries back as (file, caption) pairs; the
+    PNG files keep their text chunks (the infotext)."""
     source = item[0] if isinstance(item, tuple | list) else item
     if isinstance(source, Image.Image):
-        return str(source.info.get("parameters", ""))
+        return source
+    with Image.open(str(source)) as image:
+        image.load()
+        return image.copy()
+
+
+def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
+    """A gallery frame's infotext (its PNG `parameters` text), for Send to txt2img / img2img."""
+    if not frames or index is None or not 0 <= index < len(frames):
+        return ""
     try:
-        with Image.open(source) as image:
-            return str(image.info.get("parameters", ""))
+        return str(gallery_image(frames[index]).info.get("parameters", ""))
     except (OSError, TypeError, ValueError):
         return ""
 

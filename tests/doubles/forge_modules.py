@@ -114,9 +114,7 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
         "modules.script_callbacks": callbacks,
         "modules.prompt_parser": prompt_parser,
     }
-    saved = {name: sys.modules.get(name) for name in fakes}
-    sys.modules.update(fakes)
-    try:
+    with installed(fakes):
         yield types.SimpleNamespace(
             scripts=scripts,
             shared=shared,
@@ -125,6 +123,15 @@ def fake_forge(cmd_opts: dict[str, Any] | None = None) -> Iterator[types.SimpleN
             infotext_pasted_callbacks=infotext_pasted_callbacks,
             script=load_script(),
         )
+
+
+@contextmanager
+def installed(fakes: dict[str, types.ModuleType]) -> Iterator[None]:
+    """Put fake modules in `sys.modules` for the block, then restore what was there."""
+    saved = {name: sys.modules.get(name) for name in fakes}
+    sys.modules.update(fakes)
+    try:
+        yield
     finally:
         for name, module in saved.items():
             if module is None:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import torch
 from PIL import Image
 
-from tests.doubles.forge_modules import SdConditioning, fake_forge
+from tests.doubles.forge_modules import SdConditioning, fake_forge, installed
 from tests.doubles.forge_processing import CONTEXT_DIM, embed
 
 ScheduledPromptConditioning = namedtuple("ScheduledPromptConditioning", ["end_at_step", "cond"])
@@ -276,19 +276,13 @@ def fake_forge_walk(
             "modules_forge": forge_package,
             "modules_forge.main_thread": main_thread,
         }
-        saved = {name: sys.modules.get(name) for name in fakes}
-        sys.modules.update(fakes)
         from lib_couple.hosts.forge import walk_host
 
-        walk_host.walk_processing_class.cache_clear()  # the subclass must derive from this fake
-        try:
-            yield types.SimpleNamespace(
-                shared=shared, model=shared.sd_model, reloads=reloads, bindings=bindings, tabs=tabs
-            )
-        finally:
-            walk_host.walk_processing_class.cache_clear()
-            for name, module in saved.items():
-                if module is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = module
+        with installed(fakes):
+            walk_host.walk_processing_class.cache_clear()  # the subclass must derive from this fake
+            try:
+                yield types.SimpleNamespace(
+                    shared=shared, model=shared.sd_model, reloads=reloads, bindings=bindings, tabs=tabs
+                )
+            finally:
+                walk_host.walk_processing_class.cache_clear()
