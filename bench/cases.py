@@ -2,7 +2,7 @@
 
 A variant is a ready-to-call function running the block's cross-attention part (norm2 through
 the residual) with transformer options as Forge builds them: plain (no patches), the naive
-peer algorithm, and ours (with or without the tensor pool).
+peer algorithm, and ours (with the tensor pool, as the hosts run it, or without).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from lib_couple.memory.tensor_pool import TensorPool
 from tests.doubles.forge_unet import BasicTransformerBlock, CrossAttention, KModel, ModelPatcher
 
 BLOCK = ("input", 1)
-VARIANTS = ("plain", "naive", "ours", "ours+pool")
+# ours is the default set-up (the memory manager lends its pool); ours-nopool is the same without.
+VARIANTS = ("plain", "naive", "ours", "ours-nopool")
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,18 @@ class Level:
     tokens: int
     context_dim: int
     image: int  # image side in pixels; the latent is image / 8
+    blocks: int = 1  # transformer blocks of the UNet at this level: its weight in a whole step
 
     @property
     def dim_head(self) -> int:
         return self.channels // self.heads
 
 
-SD15 = [Level("SD1.5", c, 8, t, 768, 512) for c, t in ((320, 4096), (640, 1024), (1280, 256))]
-SDXL = [Level("SDXL", c, c // 64, t, 2048, 1024) for c, t in ((640, 4096), (1280, 1024))]
+# Blocks per level: SD1.5 has 2 input and 3 output transformers at each of its three attention
+# levels (its middle block's one, at 8x8, is not timed); SDXL has 4 + 6 at 640 channels and
+# 20 + 10 (middle) + 30 at 1280.
+SD15 = [Level("SD1.5", c, 8, t, 768, 512, 5) for c, t in ((320, 4096), (640, 1024), (1280, 256))]
+SDXL = [Level("SDXL", c, c // 64, t, 2048, 1024, b) for c, t, b in ((640, 4096, 10), (1280, 1024, 60))]
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ def prepare(case: Case, variants: tuple[str, ...] = VARIANTS, seed: int = 0) -> 
             made[name] = runner(NaiveCouple(conds, masks).patch_unet(patcher), None)
         else:
             patched = AttentionCouple(conds, masks).patch_unet(patcher)
-            made[name] = runner(patched, pool if name == "ours+pool" else None)
+            made[name] = runner(patched, pool if name == "ours" else None)
     return Prepared(case, made, pool)
 
 

@@ -1,6 +1,6 @@
 """The benchmark command: `python -m bench.run [--smoke | --quick | full (default)]`.
 
-Cross-attention per block call (plain, naive, ours, ours with the pool) side by side in one
+Cross-attention per block call (plain, naive, ours, ours without the pool) side by side in one
 process, interleaved, as medians and ratios; peak memory of the same calls; whole generations
 on the demo model; numba against numpy for mask work. Prints markdown and can write JSON.
 """
@@ -55,12 +55,22 @@ class CaseResult:
 
 
 @dataclass
+class MixResult:
+    """One UNet step's cross-attention: every level's median, times its blocks, summed."""
+
+    mix: str
+    ms: dict[str, float]
+    ratios: dict[str, float]
+
+
+@dataclass
 class Report:
     mode: str
     backend: str
     threads: int
     malloc_pinned: bool
     cases: list[CaseResult] = field(default_factory=list)
+    mixes: list[MixResult] = field(default_factory=list)
     pool: dict[str, Any] = field(default_factory=dict)
     generation: dict[str, Any] | None = None
     numba: dict[str, Any] = field(default_factory=dict)
@@ -71,7 +81,7 @@ def ratios(ms: dict[str, float]) -> dict[str, float]:
         "naive/ours": ms["naive"] / ms["ours"],
         "ours/plain": ms["ours"] / ms["plain"],
         "naive/plain": ms["naive"] / ms["plain"],
-        "ours/ours+pool": ms["ours"] / ms["ours+pool"],
+        "nopool/ours": ms["ours-nopool"] / ms["ours"],
     }
 
 
@@ -87,15 +97,35 @@ def measure_case(case: Case, rounds: int, memory: bool) -> tuple[CaseResult, dic
     return CaseResult(case.name, ms, ratios(ms), peaks), pool
 
 
-def collect(mode: Mode, memory: bool = True) -> Report:
+def unet_mixes(measured: list[tuple[Case, CaseResult]]) -> list[MixResult]:
+    """Per model, regions and batch whose every level was measured: the blocks-weighted sums."""
+    groups: dict[tuple[str, int, int], list[tuple[Case, CaseResult]]] = {}
+    for case, result in measured:
+        groups.setdefault((case.level.model, case.regions, case.batch), []).append((case, result))
+    levels = {level.model: len(models) for models in (SD15, SDXL) for level in models}
+    mixes = []
+    for (model, regions, batch), members in groups.items():
+        if len(members) < levels[model]:
+            continue
+        ms = {name: sum(c.level.blocks * r.ms[name] for c, r in members) for name in VARIANTS}
+        mixes.append(MixResult(f"{model} UNet step r{regions} b{batch}", ms, ratios(ms)))
+    return mixes
+
+
+def collect(mode: Mode, memory: bool = True, only: str | None = None) -> Report:
     report = Report(mode.name, "torch SDPA (CPU)", torch.get_num_threads(), False)
     totals = {"requests": 0, "reuses": 0, "bytes_reused": 0}
+    measured: list[tuple[Case, CaseResult]] = []
     for case in all_cases(mode.regions, mode.batches, mode.levels):
+        if only is not None and only not in case.name:
+            continue
         result, pool = measure_case(case, mode.rounds, memory)
         report.cases.append(result)
+        measured.append((case, result))
         totals = {key: totals[key] + pool[key] for key in totals}
         summary = ", ".join(f"{k} {v:.2f}" for k, v in result.ratios.items())
         print(f"  {result.case}: {summary}", file=sys.stderr)
+    report.mixes = unet_mixes(measured)
     rate = totals["reuses"] / totals["requests"] if totals["requests"] else 0.0
     report.pool = {**totals, "reuse_rate": rate}
     if mode.generations:
@@ -115,8 +145,8 @@ def markdown(report: Report) -> str:
         f"mode {report.mode}; attention {report.backend}; {report.threads} torch thread(s); "
         f"malloc thresholds pinned: {report.malloc_pinned}",
         "",
-        "| case | plain ms | naive ms | ours ms | ours+pool ms | naive/ours | ours/plain | "
-        "ours/(ours+pool) | peak MiB plain / naive / ours / ours+pool |",
+        "| case | plain ms | naive ms | ours ms | ours-nopool ms | naive/ours | ours/plain | "
+        "nopool/ours | peak MiB plain / naive / ours / ours-nopool |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in report.cases:
@@ -124,8 +154,21 @@ def markdown(report: Report) -> str:
         lines.append(
             f"| {c.case} | " + " | ".join(_fmt(c.ms[name]) for name in VARIANTS) + " | "
             f"{_fmt(c.ratios['naive/ours'], 2)} | {_fmt(c.ratios['ours/plain'], 2)} | "
-            f"{_fmt(c.ratios['ours/ours+pool'], 2)} | {peaks} |"
+            f"{_fmt(c.ratios['nopool/ours'], 2)} | {peaks} |"
         )
+    if report.mixes:
+        lines += [
+            "",
+            "| whole step (levels x their blocks) | plain ms | naive ms | ours ms | ours-nopool ms | "
+            "naive/ours | ours/plain | nopool/ours |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for m in report.mixes:
+            lines.append(
+                f"| {m.mix} | " + " | ".join(_fmt(m.ms[name]) for name in VARIANTS) + " | "
+                f"{_fmt(m.ratios['naive/ours'], 2)} | {_fmt(m.ratios['ours/plain'], 2)} | "
+                f"{_fmt(m.ratios['nopool/ours'], 2)} |"
+            )
     lines += ["", f"pool: {json.dumps(report.pool)}"]
     if report.generation is not None:
         lines.append(f"generation: {json.dumps(report.generation)}")
@@ -141,13 +184,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier when shared)")
     parser.add_argument("--rounds", type=int, help="timed rounds per case (default: the mode's)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--only", help="only the cases whose name contains this, e.g. '320ch' or 'r3 b1'")
     args = parser.parse_args(argv)
     pinned = pin_thresholds()
     torch.set_num_threads(args.threads)
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     if args.rounds is not None:
         mode = replace(mode, rounds=args.rounds)
-    report = collect(mode, memory=peak_supported())
+    report = collect(mode, memory=peak_supported(), only=args.only)
     report.malloc_pinned = pinned
     text = markdown(report)
     print(text)

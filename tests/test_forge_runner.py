@@ -309,3 +309,17 @@ def test_the_manager_holds_the_patched_unets_only_while_the_generation_runs() ->
     assert runner.manager.tracked_models == 1  # an exception skipped postprocess ...
     runner.setup(p, args())
     assert runner.manager.tracked_models == 0  # ... and the next generation cleans up first
+
+
+@pytest.mark.parametrize("use_pool", [True, False])
+def test_the_pool_serves_the_regions_by_default_and_does_not_change_the_image(use_pool: bool) -> None:
+    reference_runner, reference_p, _ = setup()
+    reference_runner.manager.use_pool = False
+    reference = run_generation(reference_runner, reference_p, args())[0].output
+
+    runner, p, _ = setup()
+    assert runner.manager.use_pool  # the default
+    runner.manager.use_pool = use_pool
+    output = run_generation(runner, p, args())[0].output
+    assert torch.equal(output, reference)
+    assert (runner.manager.pool.stats.requests > 0) is use_pool

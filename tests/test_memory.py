@@ -9,6 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lib_couple.attention.couple import RegionalAttention, RegionSet
 from lib_couple.attention.cross_attention import pooled, regional_cross_attention
 from lib_couple.memory.manager import MemoryManager, get_memory_manager
 from lib_couple.memory.tensor_pool import TensorPool
@@ -78,6 +79,53 @@ def test_pool_drops_oldest_free_buffers_past_its_bound() -> None:
     assert pool.stats.dropped == 2
 
 
+# Each step: lend a buffer of SHAPES[i], drop the j-th held result, or take a view of it.
+lend_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("lend"), st.integers(0, len(SHAPES) - 1)),
+        st.tuples(st.just("drop"), st.integers(0, 50)),
+        st.tuples(st.just("view"), st.integers(0, 50)),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lend_steps)
+def test_lent_buffers_come_back_only_when_nothing_holds_them(steps: list[tuple[str, int]]) -> None:
+    pool = TensorPool()
+    held: list[torch.Tensor] = []  # results and views the caller still holds
+    for action, index in steps:
+        if action == "lend":
+            result = pool.lend(SHAPES[index], torch.float32, CPU)
+            assert result.shape == SHAPES[index]
+            # A buffer still held (directly or through a view) is never handed out again.
+            assert all(result.data_ptr() != other.data_ptr() for other in held)
+            held.append(result)
+        elif held and action == "drop":
+            held.pop(index % len(held))
+        elif held:
+            held.append(held[index % len(held)][:1])
+
+
+def test_a_dropped_result_is_reused() -> None:
+    pool = TensorPool()
+    first = pool.lend((4, 4), torch.float32, CPU)
+    pointer = first.data_ptr()
+    kept = first.view(16)
+    del first
+    assert pool.lend((4, 4), torch.float32, CPU).data_ptr() != pointer  # the view still holds it
+    del kept
+    again = pool.lend((4, 4), torch.float32, CPU)
+    assert again.data_ptr() == pointer
+    assert pool.stats.reuses == 1
+    assert pool.stats.bytes_reused == 64
+    pool.clear()  # the end of a generation: the pool forgets its lent buffers
+    del again
+    pool.lend((4, 4), torch.float32, CPU)
+    assert pool.stats.reuses == 1
+
+
 def test_pooled_regional_attention_equals_unpooled() -> None:
     generator = torch.Generator().manual_seed(0)
     masks = torch.zeros(3, 24, 24)
@@ -94,6 +142,43 @@ def test_pooled_regional_attention_equals_unpooled() -> None:
     assert torch.equal(plain, second)
     assert pool.stats.reuses > 0
     assert pool.in_use == 0
+
+
+def test_pooled_regional_attention_keeps_a_held_result_intact() -> None:
+    generator = torch.Generator().manual_seed(1)
+    masks = torch.zeros(2, 16, 16)
+    masks[0, :, :9], masks[1, :, 7:] = 1.0, 1.0
+    conds = [torch.randn(1, 5, 8, generator=generator) for _ in range(2)]
+    pool = TensorPool()
+    pooled_couple = RegionalAttention([RegionSet(conds, masks)], pool=pool)
+    plain_couple = RegionalAttention([RegionSet(conds, masks)])
+    projection = torch.nn.Linear(8, 16)
+    calls = [tuple(torch.randn(2, n, 16, generator=generator) for n in (16, 5, 5)) for _ in range(3)]
+
+    def call(couple: RegionalAttention, index: int) -> torch.Tensor:
+        q, k, v = calls[index]
+        return couple(
+            q,
+            k,
+            v,
+            layer="l",
+            project=lambda c: (projection(c), projection(c)),
+            heads=2,
+            latent_hw=(16, 16),
+            cond_or_uncond=[1, 0],
+        )
+
+    with torch.no_grad():
+        held = call(pooled_couple, 0)
+        snapshot = held.clone()
+        second = call(pooled_couple, 1)  # must not write into the held result
+        assert torch.equal(held, snapshot)
+        assert second.data_ptr() != held.data_ptr()
+        earlier = {held.data_ptr(), second.data_ptr()}
+        del held, second
+        third = call(pooled_couple, 2)  # nothing holds the earlier results: one comes back
+        assert third.data_ptr() in earlier
+        assert torch.equal(third, call(plain_couple, 2))
 
 
 class Model:

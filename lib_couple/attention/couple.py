@@ -10,12 +10,15 @@ import torch
 
 from lib_couple.attention.cross_attention import (
     AttentionFn,
+    attend_into,
     blend,
+    current_pool,
     multihead_attention,
     regional_cross_attention,
 )
 from lib_couple.errors import CoupleError
 from lib_couple.grid import token_grid
+from lib_couple.memory.tensor_pool import TensorPool
 from lib_couple.token_masks import TokenWeights, add_fallback, token_weights
 
 # Projects a region's conditioning [1, T, D] to the layer's keys and values [1, T, inner].
@@ -99,13 +102,14 @@ class RegionSet:
         latent_hw: tuple[int, int],
         out: torch.Tensor | None = None,
         attention: AttentionFn = multihead_attention,
+        pool: TensorPool | None = None,
     ) -> torch.Tensor:
         """Regional attention of cond rows; k and v are those rows' own (whole-prompt) context."""
         weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
         slots = list(self.region_kv(layer, project, q.device, q.dtype))
         if self.has_fallback:
             slots.append((k, v))
-        return regional_cross_attention(q, slots, weights, heads, out=out, attention=attention)
+        return regional_cross_attention(q, slots, weights, heads, pool=pool, out=out, attention=attention)
 
     def composed_attention(
         self,
@@ -153,6 +157,7 @@ class RegionalAttention:
 
     Each image of the batch uses one RegionSet (`item_sets[i]` indexes `sets`); images whose
     prompts differ (wildcards) get their own regions. Without `item_sets` all use the first set.
+    Scratch and result buffers come from `pool` (or the one set by `pooled`) when there is one.
     """
 
     def __init__(
@@ -160,6 +165,7 @@ class RegionalAttention:
         sets: Sequence[RegionSet],
         item_sets: Sequence[int] | None = None,
         attention: AttentionFn = multihead_attention,
+        pool: TensorPool | None = None,
     ) -> None:
         if not sets:
             raise CoupleError("no region sets")
@@ -168,6 +174,7 @@ class RegionalAttention:
         self.sets = list(sets)
         self.item_sets = list(item_sets) if item_sets is not None else None
         self.attention = attention
+        self.pool = pool
 
     @classmethod
     def single(
@@ -209,12 +216,14 @@ class RegionalAttention:
         items = self._items_of(size)
         if inner is not None:
             return self._composed(q, k, v, items, layer, project, latent_hw, cond_or_uncond, inner)
-        out = torch.empty_like(q)
+        pool = self.pool if self.pool is not None else current_pool()
+        # The result leaves for the layer's output projection: a lent buffer comes back by itself.
+        out = torch.empty_like(q) if pool is None else pool.lend(q.shape, q.dtype, q.device)
         for index, kind in enumerate(cond_or_uncond):
             start = index * size
             if kind != COND:
                 chunk = slice(start, start + size)
-                out[chunk] = self.attention(q[chunk], k[chunk], v[chunk], heads)
+                attend_into(out[chunk], q[chunk], k[chunk], v[chunk], heads, self.attention)
                 continue
             for region_set, positions in zip(self.sets, items, strict=True):
                 if not positions:
@@ -226,6 +235,7 @@ class RegionalAttention:
                     heads=heads,
                     latent_hw=latent_hw,
                     attention=self.attention,
+                    pool=pool,
                 )
                 if len(positions) == size:  # one set for the chunk: write into its rows directly
                     rows = slice(start, start + size)

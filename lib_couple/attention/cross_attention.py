@@ -26,6 +26,11 @@ def pooled(pool: TensorPool) -> Iterator[TensorPool]:
         _POOL.reset(token)
 
 
+def current_pool() -> TensorPool | None:
+    """The pool set by `pooled`, if any."""
+    return _POOL.get()
+
+
 # (q [B, N, heads*d], k and v [B, T, heads*d], heads) -> [B, N, heads*d]: PyTorch's SDPA below,
 # or a host's own (Forge's attention_function follows the user's --attention-* choice).
 AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Tensor]
@@ -34,12 +39,34 @@ AttentionFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, int], torch.Te
 def multihead_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     """Scaled dot-product attention of `[B, N, heads*d]` queries over `[B or 1, T, heads*d]` keys."""
     batch, tokens, inner = q.shape
+    return _sdpa_heads(q, k, v, heads).reshape(batch, tokens, inner)
+
+
+def _sdpa_heads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """PyTorch SDPA's result as a `[B, N, heads, d]` view: writing it to its place is its only copy."""
+    batch, tokens, inner = q.shape
     dim_head = inner // heads
     q = q.view(batch, tokens, heads, dim_head).transpose(1, 2)
     k = k.expand(batch, -1, -1).reshape(batch, -1, heads, dim_head).transpose(1, 2)
     v = v.expand(batch, -1, -1).reshape(batch, -1, heads, dim_head).transpose(1, 2)
-    out = F.scaled_dot_product_attention(q, k, v)
-    return out.transpose(1, 2).reshape(batch, tokens, inner)
+    return F.scaled_dot_product_attention(q, k, v).transpose(1, 2)
+
+
+def attention_heads(
+    attention: AttentionFn, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int
+) -> torch.Tensor:
+    """`attention`'s result as `[B, N, heads, d]`; for PyTorch SDPA a view, with no copy made."""
+    if attention is multihead_attention:
+        return _sdpa_heads(q, k, v, heads)
+    batch, tokens, inner = q.shape
+    return attention(q, k, v, heads).view(batch, tokens, heads, inner // heads)
+
+
+def attend_into(
+    out: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, attention: AttentionFn
+) -> None:
+    """Plain attention written into `out` `[B, N, heads*d]`, a view of the caller's buffer."""
+    out.view(*out.shape[:2], heads, -1).copy_(attention_heads(attention, q, k, v, heads))
 
 
 def regional_cross_attention(
@@ -64,16 +91,20 @@ def regional_cross_attention(
         out = torch.empty_like(q) if weights.partition else torch.zeros_like(q)
     elif not weights.partition:
         out.zero_()
+    batch, tokens, inner = q.shape
+    # Outputs land through a [B, N, heads, d] view, so SDPA's result is copied once, into place.
+    out_heads = out.view(batch, tokens, heads, inner // heads)
     for (k, v), covered, scale in zip(region_kv, weights.covered, weights.scales, strict=True):
+        k, v = _batched(k, v, batch)
         if covered is None:
-            part = attention(q, *_batched(k, v, q.shape[0]), heads)
-            out.add_(part) if scale is None else out.addcmul_(part, scale)
+            part = attention_heads(attention, q, k, v, heads)
+            out_heads.add_(part) if scale is None else out_heads.addcmul_(part, scale[..., None])
         elif covered.numel():
-            part = _covered_attention(q, covered, *_batched(k, v, q.shape[0]), heads, pool, attention)
+            part = _covered_attention(q, covered, k, v, heads, pool, attention)
             if weights.partition:
-                out.index_copy_(1, covered, part)
+                out_heads.index_copy_(1, covered, part)
             else:
-                out.index_add_(1, covered, part if scale is None else _scaled(part, scale))
+                out_heads.index_add_(1, covered, part if scale is None else _scaled(part, scale[..., None]))
     return out
 
 
@@ -91,12 +122,13 @@ def _covered_attention(
     pool: TensorPool | None,
     attention: AttentionFn,
 ) -> torch.Tensor:
+    """Attention of the covered query tokens only, as `[B, n, heads, d]`."""
     if pool is None:
-        return attention(q[:, covered], k, v, heads)
+        return attention_heads(attention, q[:, covered], k, v, heads)
     shape = (q.shape[0], covered.numel(), q.shape[2])
     with pool.borrowed(shape, q.dtype, q.device) as gathered:
         torch.index_select(q, 1, covered, out=gathered)
-        return attention(gathered, k, v, heads)
+        return attention_heads(attention, gathered, k, v, heads)
 
 
 def _batched(k: torch.Tensor, v: torch.Tensor, batch: int) -> tuple[torch.Tensor, torch.Tensor]:

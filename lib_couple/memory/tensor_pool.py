@@ -30,6 +30,20 @@ def _nbytes(tensor: torch.Tensor) -> int:
     return tensor.numel() * tensor.element_size()
 
 
+def _storage_holders(tensor: torch.Tensor) -> int | None:
+    """How many tensors share this tensor's storage (None where PyTorch does not say)."""
+    count = getattr(torch._C, "_storage_Use_Count", None)
+    if count is None:
+        return None
+    # untyped_storage() makes a Python handle, which holds one reference of its own.
+    return int(count(tensor.untyped_storage()._cdata)) - 1
+
+
+# A lent result buffer is free again when the pool's own tensor is its storage's only holder.
+_ALONE = 1
+LENT_PER_KEY = 2
+
+
 class TensorPool:
     """Free lists of uninitialised buffers; `acquire` hands out only buffers nobody holds.
 
@@ -47,6 +61,8 @@ class TensorPool:
         # Holding buffers in use keeps their ids unique until they come back.
         self._in_use: dict[int, tuple[PoolKey, torch.Tensor]] = {}
         self._free_bytes = 0
+        # Result buffers handed out with `lend`: the pool keeps the base, the caller gets a view.
+        self._lent: dict[PoolKey, list[torch.Tensor]] = {}
 
     @property
     def free_bytes(self) -> int:
@@ -70,6 +86,25 @@ class TensorPool:
             tensor = torch.empty(key[0], dtype=dtype, device=key[2])
         self._in_use[id(tensor)] = (key, tensor)
         return tensor
+
+    def lend(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A buffer for a result that leaves the caller: it comes back by itself, when nothing
+        but the pool holds its storage any more (every view the caller made is gone too)."""
+        key: PoolKey = (tuple(int(s) for s in shape), dtype, torch.device(device))
+        self.stats.requests += 1
+        bases = self._lent.setdefault(key, [])
+        for base in bases:
+            if _storage_holders(base) == _ALONE:
+                self.stats.reuses += 1
+                self.stats.bytes_reused += _nbytes(base)
+                return base.view(base.shape)
+        fresh = torch.empty(key[0], dtype=dtype, device=key[2])
+        if _storage_holders(fresh) == _ALONE and _nbytes(fresh) <= self.max_bytes:
+            if len(bases) >= LENT_PER_KEY:
+                bases.pop(0)  # the caller keeps its view; the pool stops tracking it
+            bases.append(fresh)
+            return fresh.view(fresh.shape)
+        return fresh
 
     def release(self, tensor: torch.Tensor) -> None:
         entry = self._in_use.get(id(tensor))
@@ -102,6 +137,7 @@ class TensorPool:
         self._free.clear()
         self._by_key.clear()
         self._free_bytes = 0
+        self._lent.clear()
 
     def _drop_oldest(self) -> None:
         ident, (key, tensor) = self._free.popitem(last=False)

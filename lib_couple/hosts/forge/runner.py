@@ -160,6 +160,7 @@ class CoupleRunner:
                 ],
                 self.item_sets,
                 self.services.attention_function(),
+                self.manager.pool if self.manager.use_pool else None,
             )
             couple = AttentionCouple.for_batch(attention)
             forge_objects = p.sd_model.forge_objects
