@@ -240,3 +240,12 @@ def test_unload_and_interrupt_run_cleanups() -> None:
     assert calls == [1, 2]
     assert manager.tracked_models == 0
     assert len(manager.cache) == 0
+
+
+def test_without_a_storage_count_results_are_fresh_and_never_tracked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(torch._C, "_storage_Use_Count")
+    pool = TensorPool()
+    pool.lend((4,), torch.float32, CPU)  # dropped at once: with a count it would come back
+    second = pool.lend((4,), torch.float32, CPU)
+    assert pool.stats.reuses == 0
+    assert second.shape == (4,)

@@ -99,12 +99,13 @@ class TensorPool:
                 self.stats.bytes_reused += _nbytes(base)
                 return base.view(base.shape)
         fresh = torch.empty(key[0], dtype=dtype, device=key[2])
-        if _storage_holders(fresh) == _ALONE and _nbytes(fresh) <= self.max_bytes:
+        lent = fresh.view(fresh.shape)
+        # Track it only where the count is seen to work: alone, one holder; lent, two.
+        if _storage_holders(fresh) == _ALONE + 1 and _nbytes(fresh) <= self.max_bytes:
             if len(bases) >= LENT_PER_KEY:
                 bases.pop(0)  # the caller keeps its view; the pool stops tracking it
             bases.append(fresh)
-            return fresh.view(fresh.shape)
-        return fresh
+        return lent
 
     def release(self, tensor: torch.Tensor) -> None:
         entry = self._in_use.get(id(tensor))
