@@ -28,6 +28,13 @@ steps = st.lists(
 )
 
 
+def assert_unheld(tensor: torch.Tensor, shape: tuple[int, ...], held: list[torch.Tensor]) -> torch.Tensor:
+    """The pool's answer has the shape asked for and shares memory with nothing still held."""
+    assert tensor.shape == shape
+    assert all(tensor.data_ptr() != other.data_ptr() for other in held)
+    return tensor
+
+
 @settings(max_examples=150, deadline=None)
 @given(steps=steps, max_bytes=st.integers(0, 600))
 def test_pool_never_hands_out_a_buffer_in_use(steps: list[tuple[str, int]], max_bytes: int) -> None:
@@ -35,10 +42,7 @@ def test_pool_never_hands_out_a_buffer_in_use(steps: list[tuple[str, int]], max_
     held: list[torch.Tensor] = []
     for action, index in steps:
         if action == "acquire":
-            tensor = pool.acquire(SHAPES[index], torch.float32, CPU)
-            assert tensor.shape == SHAPES[index]
-            assert all(tensor.data_ptr() != other.data_ptr() for other in held)
-            held.append(tensor)
+            held.append(assert_unheld(pool.acquire(SHAPES[index], torch.float32, CPU), SHAPES[index], held))
         elif held:
             pool.release(held.pop(index % len(held)))
         assert pool.free_bytes <= max_bytes
@@ -97,11 +101,8 @@ def test_lent_buffers_come_back_only_when_nothing_holds_them(steps: list[tuple[s
     held: list[torch.Tensor] = []  # results and views the caller still holds
     for action, index in steps:
         if action == "lend":
-            result = pool.lend(SHAPES[index], torch.float32, CPU)
-            assert result.shape == SHAPES[index]
             # A buffer still held (directly or through a view) is never handed out again.
-            assert all(result.data_ptr() != other.data_ptr() for other in held)
-            held.append(result)
+            held.append(assert_unheld(pool.lend(SHAPES[index], torch.float32, CPU), SHAPES[index], held))
         elif held and action == "drop":
             held.pop(index % len(held))
         elif held:
