@@ -140,6 +140,13 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _timing_row(label: str, ms: dict[str, float], ratio: dict[str, float]) -> str:
+    """A table row's label, medians and ratios, each cell closed by `|`."""
+    cells = [_fmt(ms[name]) for name in VARIANTS]
+    cells += [_fmt(ratio[name], 2) for name in ("naive/ours", "ours/plain", "nopool/ours")]
+    return f"| {label} | " + " | ".join(cells) + " |"
+
+
 def markdown(report: Report) -> str:
     lines = [
         f"mode {report.mode}; attention {report.backend}; {report.threads} torch thread(s); "
@@ -151,11 +158,7 @@ def markdown(report: Report) -> str:
     ]
     for c in report.cases:
         peaks = " / ".join(_fmt(c.peak_mib[name]) for name in VARIANTS)
-        lines.append(
-            f"| {c.case} | " + " | ".join(_fmt(c.ms[name]) for name in VARIANTS) + " | "
-            f"{_fmt(c.ratios['naive/ours'], 2)} | {_fmt(c.ratios['ours/plain'], 2)} | "
-            f"{_fmt(c.ratios['nopool/ours'], 2)} | {peaks} |"
-        )
+        lines.append(f"{_timing_row(c.case, c.ms, c.ratios)} {peaks} |")
     if report.mixes:
         lines += [
             "",
@@ -163,12 +166,7 @@ def markdown(report: Report) -> str:
             "naive/ours | ours/plain | nopool/ours |",
             "|---|---|---|---|---|---|---|---|",
         ]
-        for m in report.mixes:
-            lines.append(
-                f"| {m.mix} | " + " | ".join(_fmt(m.ms[name]) for name in VARIANTS) + " | "
-                f"{_fmt(m.ratios['naive/ours'], 2)} | {_fmt(m.ratios['ours/plain'], 2)} | "
-                f"{_fmt(m.ratios['nopool/ours'], 2)} |"
-            )
+        lines += [_timing_row(m.mix, m.ms, m.ratios) for m in report.mixes]
     lines += ["", f"pool: {json.dumps(report.pool)}"]
     if report.generation is not None:
         lines.append(f"generation: {json.dumps(report.generation)}")

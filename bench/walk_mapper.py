@@ -27,11 +27,14 @@ VARIANTS: dict[str, MapperFlags] = {
 }
 
 
-def flux_conditioning(seed: int) -> dict[str, torch.Tensor]:
+def flux_conditioning(
+    seed: int, tokens: int = 256, width: int = 4096, pooled: int = 768
+) -> dict[str, torch.Tensor]:
+    """A random Flux-shaped conditioning: T5 sequence, pooled vector, guidance (full size by default)."""
     generator = torch.Generator().manual_seed(seed)
     return {
-        "crossattn": torch.randn(1, 256, 4096, generator=generator),
-        "vector": torch.randn(1, 768, generator=generator),
+        "crossattn": torch.randn(1, tokens, width, generator=generator),
+        "vector": torch.randn(1, pooled, generator=generator),
         "guidance": torch.tensor([3.5]),
     }
 

@@ -58,7 +58,7 @@ class MemoryManager:
         cache: AttentionCache[Any] | None = None,
         use_pool: bool = True,
     ) -> None:
-        """`use_pool` lends the pool to regional attention (1-5% faster per call on the CPU,
+        """`use_pool` lends the pool to regional attention (4-7% faster per UNet step on the CPU,
         docs/PERFORMANCE.md); off, every buffer is a fresh allocation."""
         self.pool = pool if pool is not None else TensorPool()
         self.use_pool = use_pool

@@ -72,16 +72,24 @@ class TensorPool:
     def in_use(self) -> int:
         return len(self._in_use)
 
+    def _request(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> PoolKey:
+        """Count a request; its key."""
+        self.stats.requests += 1
+        return (tuple(int(s) for s in shape), dtype, torch.device(device))
+
+    def _reused(self, tensor: torch.Tensor) -> torch.Tensor:
+        self.stats.reuses += 1
+        self.stats.bytes_reused += _nbytes(tensor)
+        return tensor
+
     def acquire(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """A buffer of this shape with undefined contents; give it back with `release`."""
-        key: PoolKey = (tuple(int(s) for s in shape), dtype, torch.device(device))
-        self.stats.requests += 1
+        key = self._request(shape, dtype, device)
         ids = self._by_key.get(key)
         if ids:
             _, tensor = self._free.pop(ids.pop())
             self._free_bytes -= _nbytes(tensor)
-            self.stats.reuses += 1
-            self.stats.bytes_reused += _nbytes(tensor)
+            self._reused(tensor)
         else:
             tensor = torch.empty(key[0], dtype=dtype, device=key[2])
         self._in_use[id(tensor)] = (key, tensor)
@@ -90,14 +98,11 @@ class TensorPool:
     def lend(self, shape: Sequence[int], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """A buffer for a result that leaves the caller: it comes back by itself, when nothing
         but the pool holds its storage any more (every view the caller made is gone too)."""
-        key: PoolKey = (tuple(int(s) for s in shape), dtype, torch.device(device))
-        self.stats.requests += 1
+        key = self._request(shape, dtype, device)
         bases = self._lent.setdefault(key, [])
         for base in bases:
             if _storage_holders(base) == _ALONE:
-                self.stats.reuses += 1
-                self.stats.bytes_reused += _nbytes(base)
-                return base.view(base.shape)
+                return self._reused(base).view(base.shape)
         fresh = torch.empty(key[0], dtype=dtype, device=key[2])
         lent = fresh.view(fresh.shape)
         # Track it only where the count is seen to work: alone, one holder; lent, two.

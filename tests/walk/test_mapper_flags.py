@@ -11,16 +11,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.walk_mapper import flux_conditioning
 from lib_couple.walk.directions import Anchor, DirectionMapper, MapperFlags
 
 
 def conditioning(seed: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(seed)
-    return {
-        "crossattn": torch.randn(1, 16, 32, generator=generator),
-        "vector": torch.randn(1, 8, generator=generator),
-        "guidance": torch.tensor([3.5]),
-    }
+    return flux_conditioning(seed, tokens=16, width=32, pooled=8)
 
 
 def mapper(flags: MapperFlags) -> DirectionMapper:
