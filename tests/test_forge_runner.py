@@ -164,7 +164,7 @@ def test_unsupported_models_generate_normally_with_a_message(flags: tuple[str, .
     passes = run_generation(runner, p, args())
     assert not is_patched(passes[0].unet)
     assert "forge_couple" not in p.extra_generation_params
-    assert any("supports SD1.5 and SDXL" in comment for comment in p.comments)
+    assert any("supports SD1.5, SDXL" in c and "without regions" in c for c in p.comments)
     assert services.interrupts == 0
 
 

@@ -1,5 +1,5 @@
 """The Forge host: everything that knows Forge's objects.
 
-`runner` and `model_support` work on duck-typed Forge objects and import nothing of Forge;
+`runner`, `architectures` and `patchers/` work on duck-typed Forge objects and import nothing of Forge;
 `services` and `settings` are the only modules that import `modules.*`, and only when called.
 """

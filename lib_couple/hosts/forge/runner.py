@@ -16,11 +16,11 @@ from typing import Any, Protocol
 
 import torch
 
-from lib_couple.attention.couple import RegionalAttention, RegionSet
+from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.forge.model_support import model_kind, model_label
-from lib_couple.hosts.patcher import AttentionCouple
+from lib_couple.hosts.forge.architectures import model_label, regions_architecture, supported_names
+from lib_couple.hosts.forge.patchers import Patched, patcher_for
 from lib_couple.infotext import error_infotext, to_infotext
 from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.memory.manager import MemoryManager
@@ -58,8 +58,7 @@ class ForgeServices(Protocol):
 class _Patch:
     forge_objects: Any
     original_unet: Any
-    patched_unet: Any
-    couple: AttentionCouple
+    patched: Patched
 
 
 class CoupleRunner:
@@ -111,7 +110,7 @@ class CoupleRunner:
         Forge may load the checkpoint only inside the batch loop, so the model is not judged here:
         an unsupported one is skipped quietly and reported by the later hooks."""
         params = self.params
-        if not params.enabled or self.error or _tiling(p, params) or model_kind(p.sd_model) is None:
+        if not params.enabled or self.error or _tiling(p, params) or regions_architecture(p.sd_model) is None:
             return
         prompts = getattr(p, "all_prompts", None) or [p.prompt]
         try:
@@ -141,7 +140,8 @@ class CoupleRunner:
             return  # tile mode has given each tile its own prompt instead (process_batch)
         if getattr(p, "_ad_inner", False):
             return  # ADetailer's inner passes paint a crop: the regions do not apply to it
-        if not self._supported(p, params):
+        row = regions_architecture(p.sd_model) if self._supported(p, params) else None
+        if row is None:
             return
         if self.planned_for is None or self.planned_for[0] != tuple(p.prompts):
             self._plan(p, params, list(p.prompts))
@@ -149,29 +149,29 @@ class CoupleRunner:
                 return
         height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
         try:
-            attention = RegionalAttention(
-                [
-                    RegionSet(
-                        self._encode(p.sd_model, plan.prompts, width, height),
-                        plan.masks,
-                        strict=params.strict_coverage,
-                    )
-                    for plan in self.plans
-                ],
+            regions = [
+                RegionSet(
+                    self._encode(p.sd_model, plan.prompts, width, height),
+                    plan.masks,
+                    strict=params.strict_coverage,
+                )
+                for plan in self.plans
+            ]
+            forge_objects = p.sd_model.forge_objects
+            original = forge_objects.unet
+            patched = patcher_for(row).patch(
+                original,
+                regions,
                 self.item_sets,
                 self.services.attention_function(),
                 self.manager.pool if self.manager.use_pool else None,
             )
-            couple = AttentionCouple.for_batch(attention)
-            forge_objects = p.sd_model.forge_objects
-            original = forge_objects.unet
-            patched = couple.patch_unet(original)
         except CoupleError as error:
             self._fail(p, params, error)
             return
-        forge_objects.unet = patched
-        self.manager.track_model(patched)
-        self._patches.append(_Patch(forge_objects, original, patched, couple))
+        forge_objects.unet = patched.unet
+        self.manager.track_model(patched.unet)
+        self._patches.append(_Patch(forge_objects, original, patched))
 
     def process_batch(self, p: Any) -> None:
         """Tile mode: give each SD Upscale tile of this batch the lines of the regions it holds.
@@ -212,10 +212,10 @@ class CoupleRunner:
     def restore(self) -> None:
         """Put back every UNet this runner replaced and drop the per-generation caches."""
         for patch in reversed(self._patches):
-            if patch.forge_objects.unet is patch.patched_unet:
+            if patch.forge_objects.unet is patch.patched.unet:
                 patch.forge_objects.unet = patch.original_unet
-            patch.couple.clear()
-            self.manager.unpatch(patch.patched_unet)
+            patch.patched.clear()
+            self.manager.unpatch(patch.patched.unet)
         self._patches = []
         self.manager.end_generation()
 
@@ -244,10 +244,10 @@ class CoupleRunner:
 
     def _supported(self, p: Any, params: CoupleParams) -> bool:
         """Whether the loaded model can be patched; if not, say so once and generate without regions."""
-        if model_kind(p.sd_model) is not None:
+        if regions_architecture(p.sd_model) is not None:
             return True
         self.error = (
-            f"Forge Couple supports SD1.5 and SDXL UNet models; {model_label(p.sd_model)} is not one, "
+            f"Forge Couple supports {supported_names()} models; {model_label(p.sd_model)} is not one, "
             "so this image was generated without regions"
         )
         logger.warning(self.error)

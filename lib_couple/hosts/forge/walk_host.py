@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from lib_couple.hosts.forge.model_support import model_label
+from lib_couple.hosts.forge.architectures import architecture_of, model_label
 from lib_couple.hosts.forge.walk_frames import FrameJob, multicond
 from lib_couple.ui.walk_tab import WalkDefaults
 from lib_couple.walk.interpolate import Architecture, Conditioning
@@ -27,19 +27,11 @@ from lib_couple.walk.plan import WalkSettings
 
 logger = logging.getLogger("forge_couple")
 
-# Forge's Flux engine has no is_flux flag (Neo has one): it is known by its class.
-FLUX_CLASS_NAMES = frozenset({"Flux"})
-
 
 def walk_architecture(sd_model: Any) -> Architecture | None:
     """The conditioning form of a loaded Forge (or Neo) model; None for one the walk cannot drive."""
-    if getattr(sd_model, "is_sdxl", False) is True:
-        return "sdxl"
-    if getattr(sd_model, "is_sd1", False) is True or getattr(sd_model, "is_sd2", False) is True:
-        return "sd15"
-    if getattr(sd_model, "is_flux", False) is True or type(sd_model).__name__ in FLUX_CLASS_NAMES:
-        return "flux"
-    return None
+    row = architecture_of(sd_model)
+    return row.walk if row is not None else None
 
 
 @functools.cache
