@@ -28,6 +28,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("common_parser", "forge_couple_common_parser"),
     ("def_in_prompt", "forge_couple_def_in_prompt"),
     ("strict_coverage", "forge_couple_strict_coverage"),
+    ("region_negatives", "forge_couple_region_negatives"),
 )
 FIELD_OF_KEY = {key: name for name, key in KEYS}
 
@@ -36,8 +37,7 @@ def _written_fields(params: CoupleParams) -> list[str]:
     """The peer writes direction only in Basic, the mapping only in Advanced, no background there."""
     skip = {"direction"} if params.mode != "Basic" else set()
     skip |= {"mapping"} if params.mode != "Advanced" else {"background", "background_weight"}
-    if not params.strict_coverage:
-        skip.add("strict_coverage")
+    skip |= {name for name in ("strict_coverage", "region_negatives") if not getattr(params, name)}
     return [name for name, _ in KEYS if name not in skip]
 
 
@@ -57,10 +57,11 @@ def to_infotext(params: CoupleParams) -> dict[str, Any]:
     return result
 
 
-# Keys a writer leaves out when they hold this value: ours writes strict coverage only when on,
-# and the peer before v4.0.3 had no def_in_prompt (definitions were always kept).
+# Keys a writer leaves out when they hold this value: ours writes strict coverage and per-region
+# negatives only when on, and the peer before v4.0.3 had no def_in_prompt (definitions were kept).
 ABSENT_MEANS: dict[str, str] = {
     "forge_couple_strict_coverage": "False",
+    "forge_couple_region_negatives": "False",
     "forge_couple_def_in_prompt": "True",
 }
 

@@ -50,6 +50,7 @@ class CoupleParams:
     tile_replace: str = ""
     debug: bool = False
     strict_coverage: bool = False
+    region_negatives: bool = False  # a negative line per region for its uncond rows
 
 
 ARG_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CoupleParams))

@@ -6,6 +6,7 @@ import base64
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -75,3 +76,23 @@ def plan_regions(params: CoupleParams, prompt: str, width: int, height: int) -> 
         layers = mask_layers(params.mapping)
         return mask_regions(lines, layers, width, height, params.background, params.background_weight)
     raise CoupleError(f"unknown mode {params.mode!r}; use Basic, Advanced or Mask")
+
+
+def region_negatives(params: CoupleParams, negative: str, plan: RegionPlan) -> tuple[list[str] | None, str]:
+    """The negative prompt's line for each region of `plan` (None: the whole one everywhere), and
+    a sentence saying which of the two happened ("" when the option is off).
+
+    The lines are split as the positive prompt is, in its order (a global line where it has
+    one); a single line is never split, so it stays exactly as without the option.
+    """
+    if not params.region_negatives:
+        return None, ""
+    lines = region_lines(replace(params, common_debug=False), negative)
+    count = len(plan.prompts)
+    if len(lines) == count and count > 1:
+        return lines, f"per-region negative prompts: {count} lines, one per region"
+    return None, (
+        f"the negative prompt has {len(lines)} line{'s' * (len(lines) != 1)} and the regions are "
+        f"{count}, so the whole negative prompt applies everywhere (give one line per region, "
+        "the global line included, to set one per region)"
+    )

@@ -59,22 +59,32 @@ class DenseReference:
     """Direct per-region computation as an attention processor (AttnProcessor's steps)."""
 
     def __init__(
-        self, region_conds: list[torch.Tensor], masks: torch.Tensor, latent_hw: tuple[int, int]
+        self,
+        region_conds: list[torch.Tensor],
+        masks: torch.Tensor,
+        latent_hw: tuple[int, int],
+        negatives: list[torch.Tensor] | None = None,
     ) -> None:
-        self.conds, self.masks, self.latent_hw = region_conds, masks, latent_hw
+        self.conds, self.masks, self.latent_hw, self.negatives = region_conds, masks, latent_hw, negatives
+
+    def _blend(self, attn: Any, q: torch.Tensor, lines: list[torch.Tensor], weights: torch.Tensor) -> Any:
+        return sum(
+            multihead_attention(q, attn.to_k(c), attn.to_v(c), attn.heads) * w[None, :, None]
+            for c, w in zip(lines, weights, strict=True)
+        )
 
     def __call__(
         self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs
     ):
         q = attn.to_q(hidden_states)
         weights = token_weights(self.masks, token_grid(*self.latent_hw, q.shape[1])).weights
-        uncond = multihead_attention(
-            q[:1], attn.to_k(encoder_hidden_states[:1]), attn.to_v(encoder_hidden_states[:1]), attn.heads
-        )
-        cond = sum(
-            multihead_attention(q[1:], attn.to_k(c), attn.to_v(c), attn.heads) * w[None, :, None]
-            for c, w in zip(self.conds, weights, strict=True)
-        )
+        if self.negatives is None:
+            uncond = multihead_attention(
+                q[:1], attn.to_k(encoder_hidden_states[:1]), attn.to_v(encoder_hidden_states[:1]), attn.heads
+            )
+        else:
+            uncond = self._blend(attn, q[:1], self.negatives, weights)
+        cond = self._blend(attn, q[1:], self.conds, weights)
         return attn.to_out[1](attn.to_out[0](torch.cat([uncond, cond])))
 
 

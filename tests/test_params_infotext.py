@@ -57,12 +57,13 @@ def couple_params(draw: st.DrawFn) -> CoupleParams:
         common_parser=draw(st.sampled_from(["off", "{ }", "< >"])),
         def_in_prompt=draw(st.booleans()),
         strict_coverage=draw(st.booleans()),
+        region_negatives=draw(st.booleans()),
     )
 
 
 def test_argument_order_is_the_peers_then_ours() -> None:
     assert list(ARG_NAMES[:PEER_ARG_COUNT]) == PEER_ORDER
-    assert ARG_NAMES[PEER_ARG_COUNT:] == ("strict_coverage",)
+    assert ARG_NAMES[PEER_ARG_COUNT:] == ("strict_coverage", "region_negatives")
 
 
 @given(couple_params())
@@ -92,7 +93,7 @@ def test_mapping_may_come_as_json_text() -> None:
         ([True, True, "Advanced", "", None, None, None, "[[0, 1"], "not valid JSON"),
         ([True, True, "Advanced", "", None, None, None, {"a": 1}], "list of regions"),
         ([True, True, "Basic", "", None, None, None, None, "[ ]"], "common_parser"),
-        ([True] * 19, "at most 18"),
+        ([True] * 20, "at most 19"),
     ],
 )
 def test_bad_arguments_name_the_argument(args: list[object], message: str) -> None:

@@ -86,8 +86,11 @@ def test_one_region_over_everything_equals_the_plain_prompt() -> None:
     )
 
 
-def dense_reference(region_conds: list[torch.Tensor], masks: torch.Tensor):
-    """Direct per-region computation: every region attends with every token, then blend."""
+def dense_reference(
+    region_conds: list[torch.Tensor], masks: torch.Tensor, negatives: list[torch.Tensor] | None = None
+):
+    """Direct per-region computation: every region attends with every token, then blend; uncond
+    rows attend their own context, or with `negatives` each region's negative line."""
 
     def replace(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, extra: dict[str, Any]) -> torch.Tensor:
         heads = extra["n_heads"]
@@ -98,11 +101,12 @@ def dense_reference(region_conds: list[torch.Tensor], masks: torch.Tensor):
         out = []
         for index, kind in enumerate(extra["cond_or_uncond"]):
             rows = slice(index * size, (index + 1) * size)
-            if kind == 1:
+            if kind == 1 and negatives is None:
                 out.append(multihead_attention(q[rows], k[rows], v[rows], heads))
                 continue
             blended = torch.zeros_like(q[rows])
-            for cond, weight in zip(region_conds, weights, strict=True):
+            lines = region_conds if kind == 0 or negatives is None else negatives
+            for cond, weight in zip(lines, weights, strict=True):
                 region = multihead_attention(q[rows], layer.to_k(cond), layer.to_v(cond), heads)
                 blended += region * weight[None, :, None]
             out.append(blended)
@@ -112,13 +116,16 @@ def dense_reference(region_conds: list[torch.Tensor], masks: torch.Tensor):
 
 
 def patch_reference(
-    unet: ModelPatcher, region_conds: list[torch.Tensor], masks: torch.Tensor
+    unet: ModelPatcher,
+    region_conds: list[torch.Tensor],
+    masks: torch.Tensor,
+    negatives: list[torch.Tensor] | None = None,
 ) -> ModelPatcher:
     patched = unet.clone()
     layers = find_cross_attention_layers(unet.model.diffusion_model)
     patched.model_options["transformer_options"]["layer_module"] = layers
     for block, number, index in layers:
-        patched.set_model_attn2_replace(dense_reference(region_conds, masks), block, number, index)
+        patched.set_model_attn2_replace(dense_reference(region_conds, masks, negatives), block, number, index)
     return patched
 
 
@@ -232,11 +239,15 @@ def set_ip_like(unet: ModelPatcher, patch: IpLikeReplace, full_keys: bool) -> Mo
 
 
 def ip_and_regions_reference(
-    unet: ModelPatcher, region_conds: list[torch.Tensor], masks: torch.Tensor, ip: IpLikeReplace
+    unet: ModelPatcher,
+    region_conds: list[torch.Tensor],
+    masks: torch.Tensor,
+    ip: IpLikeReplace,
+    negatives: list[torch.Tensor] | None = None,
 ) -> ModelPatcher:
     """Both effects by hand: regional blend of (region attention + IP term) per cond row."""
-    patched = patch_reference(unet, region_conds, masks)
-    regional = dense_reference(region_conds, masks)
+    patched = patch_reference(unet, region_conds, masks, negatives)
+    regional = dense_reference(region_conds, masks, negatives)
 
     def replace(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, extra: dict[str, Any]) -> torch.Tensor:
         ip_term = ip(q, k, v, extra) - multihead_attention(q, k, v, extra["n_heads"])

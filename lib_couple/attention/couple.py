@@ -49,10 +49,18 @@ class RegionSet:
 
     Constant work is cached: token weights per grid, each layer's projections of the region
     conditionings. Pixels no mask covers fall back to the call's own (whole-prompt)
-    conditioning, unless `strict`.
+    conditioning, unless `strict`. With `negatives` (one conditioning per region) the uncond
+    rows are regional too: `uncond` is a set of the negative lines over the same masks.
     """
 
-    def __init__(self, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        conds: Sequence[torch.Tensor],
+        masks: torch.Tensor,
+        *,
+        strict: bool = False,
+        negatives: Sequence[torch.Tensor] | None = None,
+    ) -> None:
         if len(conds) == 0:
             raise CoupleError("no regions: give at least one region conditioning and mask")
         if masks.ndim != 3 or masks.shape[0] != len(conds):
@@ -66,11 +74,33 @@ class RegionSet:
         self.masks, self.has_fallback = add_fallback(masks.detach().float().cpu(), strict=strict)
         self._weights: dict[tuple[object, ...], TokenWeights] = {}
         self._kv: dict[tuple[object, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self.uncond: RegionSet | None = None if negatives is None else self._sharing_masks(negatives)
+
+    def _sharing_masks(self, negatives: Sequence[torch.Tensor]) -> RegionSet:
+        """A set of the negative lines over these masks; token weights are computed once for both."""
+        if len(negatives) != len(self.conds):
+            raise CoupleError(f"{len(negatives)} negative lines for {len(self.conds)} regions: give one each")
+        other = RegionSet.__new__(RegionSet)
+        other.conds = [_as_batch_cond(c.detach(), n) for n, c in enumerate(negatives, start=1)]
+        if {c.shape[-1] for c in other.conds} != {self.conds[0].shape[-1]}:
+            raise CoupleError(
+                "negative conditionings differ in width from the regions': "
+                f"{[c.shape[-1] for c in other.conds]}"
+            )
+        other.masks, other.has_fallback = self.masks, self.has_fallback
+        other._weights, other._kv, other.uncond = self._weights, {}, None
+        return other
+
+    def for_kind(self, kind: int) -> RegionSet | None:
+        """The set that attends rows of this kind regionally (None: plain attention)."""
+        return self if kind == COND else self.uncond
 
     def clear(self) -> None:
         """Drop the per-generation caches (token weights, projections)."""
         self._weights.clear()
         self._kv.clear()
+        if self.uncond is not None:
+            self.uncond.clear()
 
     def weights_for(
         self, latent_hw: tuple[int, int], num_tokens: int, device: torch.device, dtype: torch.dtype
@@ -125,35 +155,47 @@ class RegionSet:
     ) -> torch.Tensor:
         """Another extension's attention once per region over the whole batch, then blended.
 
-        Cond chunks get the region's keys and values, uncond chunks their own, so the inner
-        attention sees the batch layout it expects and its own effect is kept once. Every row
-        of the result is computed: uncond rows as the inner attention made them.
+        Cond chunks get the region's keys and values, uncond chunks the region's negative ones
+        (with `uncond`) or their own, so the inner attention sees the batch layout it expects
+        and its own effect is kept once. Every row of the result is computed: plain uncond rows
+        as the inner attention made them.
         """
         size = q.shape[0] // len(cond_or_uncond)
         weights = self.weights_for(latent_hw, q.shape[1], q.device, q.dtype)
         base = inner(q, k, v)
+        region_kv = self.region_kv(layer, project, q.device, q.dtype)
+        negatives = self.uncond
+        negative_kv = None if negatives is None else negatives.region_kv(layer, project, q.device, q.dtype)
         outputs = []
-        for region_k, region_v in self.region_kv(layer, project, q.device, q.dtype):
-            length = math.lcm(k.shape[1], region_k.shape[1])
+        for number, (region_k, region_v) in enumerate(region_kv):
             keys, values = [], []
             for index, kind in enumerate(cond_or_uncond):
                 rows = slice(index * size, (index + 1) * size)
-                own_k, own_v = (region_k, region_v) if kind == COND else (k[rows], v[rows])
-                keys.append(_repeat_tokens(own_k, length).expand(size, -1, -1))
-                values.append(_repeat_tokens(own_v, length).expand(size, -1, -1))
+                if kind == COND:
+                    own_k, own_v = region_k, region_v
+                elif negative_kv is not None:
+                    own_k, own_v = negative_kv[number]
+                else:
+                    own_k, own_v = k[rows], v[rows]
+                keys.append(own_k)
+                values.append(own_v)
+            length = math.lcm(k.shape[1], *(key.shape[1] for key in keys))
+            keys = [_repeat_tokens(key, length).expand(size, -1, -1) for key in keys]
+            values = [_repeat_tokens(value, length).expand(size, -1, -1) for value in values]
             outputs.append(inner(q, torch.cat(keys), torch.cat(values)))
         if self.has_fallback:
             outputs.append(base)
         regional = blend(outputs, weights.weights)
         for index, kind in enumerate(cond_or_uncond):
-            if kind != COND:
+            if self.for_kind(kind) is None:
                 rows = slice(index * size, (index + 1) * size)
                 regional[rows] = base[rows]
         return regional
 
 
 class RegionalAttention:
-    """The entry point hosts call: regional for cond rows, plain for uncond rows.
+    """The entry point hosts call: regional for cond rows, for uncond rows of sets with negative
+    lines (`RegionSet.uncond`), plain for the other uncond rows.
 
     Each image of the batch uses one RegionSet (`item_sets[i]` indexes `sets`); images whose
     prompts differ (wildcards) get their own regions. Without `item_sets` all use the first set.
@@ -178,9 +220,14 @@ class RegionalAttention:
 
     @classmethod
     def single(
-        cls, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False
+        cls,
+        conds: Sequence[torch.Tensor],
+        masks: torch.Tensor,
+        *,
+        strict: bool = False,
+        negatives: Sequence[torch.Tensor] | None = None,
     ) -> RegionalAttention:
-        return cls([RegionSet(conds, masks, strict=strict)])
+        return cls([RegionSet(conds, masks, strict=strict, negatives=negatives)])
 
     def clear(self) -> None:
         for region_set in self.sets:
@@ -221,15 +268,26 @@ class RegionalAttention:
         out = torch.empty_like(q) if pool is None else pool.lend(q.shape, q.dtype, q.device)
         for index, kind in enumerate(cond_or_uncond):
             start = index * size
-            if kind != COND:
+            targets = [region_set.for_kind(kind) for region_set in self.sets]
+            if all(target is None for target in targets):
                 chunk = slice(start, start + size)
                 attend_into(out[chunk], q[chunk], k[chunk], v[chunk], heads, self.attention)
                 continue
-            for region_set, positions in zip(self.sets, items, strict=True):
+            for target, positions in zip(targets, items, strict=True):
                 if not positions:
                     continue
+                whole = len(positions) == size  # one set for the chunk: write into its rows directly
+                rows: slice | list[int] = (
+                    slice(start, start + size) if whole else [start + p for p in positions]
+                )
+                if target is None and isinstance(rows, slice):
+                    attend_into(out[rows], q[rows], k[rows], v[rows], heads, self.attention)
+                    continue
+                if target is None:
+                    out[rows] = self.attention(q[rows], k[rows], v[rows], heads)
+                    continue
                 attend = partial(
-                    region_set.cond_attention,
+                    target.cond_attention,
                     layer=layer,
                     project=project,
                     heads=heads,
@@ -237,12 +295,10 @@ class RegionalAttention:
                     attention=self.attention,
                     pool=pool,
                 )
-                if len(positions) == size:  # one set for the chunk: write into its rows directly
-                    rows = slice(start, start + size)
+                if whole:
                     attend(q[rows], k[rows], v[rows], out=out[rows])
                 else:
-                    picked = [start + p for p in positions]
-                    out[picked] = attend(q[picked], k[picked], v[picked])
+                    out[rows] = attend(q[rows], k[rows], v[rows])
         return out
 
     def _composed(
@@ -275,9 +331,8 @@ class RegionalAttention:
             if out is None:
                 out = result
                 continue
-            for index, kind in enumerate(cond_or_uncond):
-                if kind == COND:
-                    rows = [index * size + p for p in positions]
-                    out[rows] = result[rows]
+            for index in range(len(cond_or_uncond)):  # plain uncond rows are the same in each result
+                rows = [index * size + p for p in positions]
+                out[rows] = result[rows]
         assert out is not None  # some set has positions: every image has one
         return out

@@ -107,6 +107,7 @@ class DiffusersCouple:
 
     The batch layout is `cond_or_uncond` chunks as in Forge (0 = cond, 1 = uncond); diffusers
     pipelines put `[uncond, cond]`, which is `[1, 0]`. Without a layout every row is cond.
+    `negatives` (one conditioning per region) makes the uncond rows regional too.
     """
 
     def __init__(
@@ -116,8 +117,10 @@ class DiffusersCouple:
         *,
         strict: bool = False,
         cond_or_uncond: Sequence[int] | None = None,
+        negatives: Sequence[torch.Tensor] | None = None,
     ) -> None:
-        self._setup(RegionalAttention.single(conds, masks, strict=strict), cond_or_uncond)
+        attention = RegionalAttention.single(conds, masks, strict=strict, negatives=negatives)
+        self._setup(attention, cond_or_uncond)
 
     @classmethod
     def with_attention(

@@ -141,11 +141,19 @@ class AttentionCouple:
     """Regional prompting for a Forge UnetPatcher: `AttentionCouple(conds, masks).patch_unet(unet)`.
 
     `conds[i]` is region i's conditioning `[1, T_i, D]`; `masks` is `[R, H, W]` of weights at
-    image resolution. Pixels no mask covers use the whole prompt unless `strict`.
+    image resolution. Pixels no mask covers use the whole prompt unless `strict`. `negatives`
+    (one conditioning per region) makes the uncond rows regional with those lines.
     """
 
-    def __init__(self, conds: Sequence[torch.Tensor], masks: torch.Tensor, *, strict: bool = False) -> None:
-        self._use(RegionalAttention.single(conds, masks, strict=strict))
+    def __init__(
+        self,
+        conds: Sequence[torch.Tensor],
+        masks: torch.Tensor,
+        *,
+        strict: bool = False,
+        negatives: Sequence[torch.Tensor] | None = None,
+    ) -> None:
+        self._use(RegionalAttention.single(conds, masks, strict=strict, negatives=negatives))
 
     @classmethod
     def for_batch(cls, attention: RegionalAttention) -> AttentionCouple:

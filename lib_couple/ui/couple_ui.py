@@ -132,6 +132,11 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
                 label="Strict coverage",
                 info="refuse pixels that no region covers",
             )
+            c["region_negatives"] = gr.Checkbox(
+                defaults.region_negatives,
+                label="Negative per region",
+                info="one negative line per region (same separator); else the whole one everywhere",
+            )
         enabled_mirror = gr.Textbox(
             infotext_fields.enabled_text(defaults.enabled), visible=False, elem_classes=["fc_enabled_text"]
         )

@@ -62,6 +62,9 @@ class Processing:
     hr_scale: float = 1.5
     prompts: list[str] = field(default_factory=list)
     all_prompts: list[str] = field(default_factory=list)
+    negative_prompt: str = ""
+    negative_prompts: list[str] = field(default_factory=list)
+    all_negative_prompts: list[str] = field(default_factory=list)
     extra_generation_params: dict[str, Any] = field(default_factory=dict)
     comments: dict[str, int] = field(default_factory=dict)
     is_hr_pass: bool = False
@@ -86,7 +89,9 @@ class Services:
 
         return counted
 
-    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
+    def encode(
+        self, sd_model: Any, line: str, width: int, height: int, negative: bool = False
+    ) -> torch.Tensor:
         cond = sd_model.get_learned_conditioning([line])
         if isinstance(cond, dict):
             cond = cond["crossattn"]
@@ -115,7 +120,8 @@ def sample_pass(p: Processing, latent_hw: tuple[int, int], seed: int) -> Pass:
     generator = torch.Generator().manual_seed(seed)
     rows = p.batch_size
     x = torch.randn(2 * rows, 4, *latent_hw, generator=generator)
-    context = torch.cat([torch.cat([embed("")] * rows), torch.cat([embed(t) for t in p.prompts])])
+    negatives = p.negative_prompts or [p.negative_prompt] * rows
+    context = torch.cat([torch.cat([embed(t) for t in negatives]), torch.cat([embed(t) for t in p.prompts])])
     unet = p.sd_model.forge_objects.unet
     return Pass(unet, run_unet(unet, x, context, [1, 0]), latent_hw)
 
@@ -143,6 +149,10 @@ def run_generation(
         model.forge_objects = model.forge_objects_original.shallow_copy()
         p.prompts = (
             p.all_prompts[batch * p.batch_size : (batch + 1) * p.batch_size] or [p.prompt] * p.batch_size
+        )
+        p.negative_prompts = (
+            p.all_negative_prompts[batch * p.batch_size : (batch + 1) * p.batch_size]
+            or [p.negative_prompt] * p.batch_size
         )
         runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
         model.forge_objects = model.forge_objects_original.shallow_copy()

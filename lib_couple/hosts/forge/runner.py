@@ -25,7 +25,7 @@ from lib_couple.infotext import error_infotext, to_infotext
 from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.memory.manager import MemoryManager
 from lib_couple.params import CoupleParams, params_from_args
-from lib_couple.planning import plan_regions
+from lib_couple.planning import plan_regions, region_negatives
 from lib_couple.prompts import strip_extra_networks
 from lib_couple.regions import RegionPlan
 from lib_couple.tiles import grid_box, tile_prompt
@@ -37,8 +37,11 @@ logger = logging.getLogger("forge_couple")
 class ForgeServices(Protocol):
     """What the runner needs from Forge beyond the processing object."""
 
-    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
-        """One region line's cross-attention conditioning `[1, T, D]` with the model's encoders."""
+    def encode(
+        self, sd_model: Any, line: str, width: int, height: int, negative: bool = False
+    ) -> torch.Tensor:
+        """One region line's cross-attention conditioning `[1, T, D]` with the model's encoders
+        (`negative`: encoded as a negative prompt, which SDXL's conditioning reads)."""
         ...
 
     def conditioning_identity(self, sd_model: Any) -> Hashable:
@@ -81,8 +84,9 @@ class CoupleRunner:
         self.params = CoupleParams()
         self.error: str | None = None
         self.plans: list[RegionPlan] = []
+        self.negative_lines: list[list[str] | None] = []  # per plan: its regions' negative lines
         self.item_sets: list[int] = []
-        self.planned_for: tuple[tuple[str, ...], int, int] | None = None
+        self.planned_for: tuple[tuple[tuple[str, str], ...], int, int] | None = None
         self.network_state: str = ""
         self._patches: list[_Patch] = []
         self.tiles_done = 0  # SD Upscale's tiles so far, counted row by row across its batches
@@ -143,7 +147,7 @@ class CoupleRunner:
         row = regions_architecture(p.sd_model) if self._supported(p, params) else None
         if row is None:
             return
-        if self.planned_for is None or self.planned_for[0] != tuple(p.prompts):
+        if self.planned_for is None or self.planned_for[0] != _pairs(p, params, list(p.prompts)):
             self._plan(p, params, list(p.prompts))
             if self.error:
                 return
@@ -154,8 +158,9 @@ class CoupleRunner:
                     self._encode(p.sd_model, plan.prompts, width, height),
                     plan.masks,
                     strict=params.strict_coverage,
+                    negatives=None if lines is None else self._encode(p.sd_model, lines, width, height, True),
                 )
-                for plan in self.plans
+                for plan, lines in zip(self.plans, self.negative_lines, strict=True)
             ]
             forge_objects = p.sd_model.forge_objects
             original = forge_objects.unet
@@ -220,25 +225,38 @@ class CoupleRunner:
         self.manager.end_generation()
 
     def _plan(self, p: Any, params: CoupleParams, prompts: list[str]) -> None:
-        key = (tuple(prompts), int(p.width), int(p.height))
+        pairs = _pairs(p, params, prompts)
+        key = (pairs, int(p.width), int(p.height))
         if self.planned_for == key:
             return
         try:
-            distinct = list(dict.fromkeys(prompts))
-            self.plans = [plan_regions(params, prompt, int(p.width), int(p.height)) for prompt in distinct]
-            self.item_sets = [distinct.index(prompt) for prompt in prompts]
+            distinct = list(dict.fromkeys(pairs))
+            self.plans = [plan_regions(params, prompt, int(p.width), int(p.height)) for prompt, _ in distinct]
+            self.item_sets = [distinct.index(pair) for pair in pairs]
         except CoupleError as error:
             self._fail(p, params, error)
             return
+        self.negative_lines = []
+        for plan, (_, negative) in zip(self.plans, distinct, strict=True):
+            lines, message = region_negatives(params, negative, plan)
+            self.negative_lines.append(lines)
+            if message:
+                logger.info("Forge Couple: %s", message)
+                p.comment(f"Forge Couple: {message}")
         self.planned_for = key
         p.extra_generation_params.update(to_infotext(params))
 
-    def _encode(self, sd_model: Any, lines: Sequence[str], width: int, height: int) -> list[torch.Tensor]:
+    def _encode(
+        self, sd_model: Any, lines: Sequence[str], width: int, height: int, negative: bool = False
+    ) -> list[torch.Tensor]:
         identity = self.services.conditioning_identity(sd_model)
+        kind = ("negative",) if negative else ()  # SDXL encodes a negative prompt its own way
 
         def encoded(line: str) -> torch.Tensor:
-            key = cache_key(identity, self.network_state, line, width, height)
-            return self.cache.get_or_compute(key, lambda: self.services.encode(sd_model, line, width, height))
+            key = cache_key(identity, self.network_state, line, width, height, *kind)
+            return self.cache.get_or_compute(
+                key, lambda: self.services.encode(sd_model, line, width, height, negative=negative)
+            )
 
         return [encoded(line) for line in lines]
 
@@ -265,6 +283,16 @@ class CoupleRunner:
         p.comment(self.error)
         if self.services.interrupt_on_error():
             self.services.interrupt()
+
+
+def _pairs(p: Any, params: CoupleParams, prompts: list[str]) -> tuple[tuple[str, str], ...]:
+    """Each image's prompt and (with per-region negatives on) negative prompt: what plans depend on."""
+    if not params.region_negatives:
+        return tuple((prompt, "") for prompt in prompts)
+    negatives = list(getattr(p, "negative_prompts", None) or [])
+    if len(negatives) != len(prompts):
+        negatives = [str(getattr(p, "negative_prompt", "") or "")] * len(prompts)
+    return tuple(zip(prompts, map(str, negatives), strict=True))
 
 
 def _tiling(p: Any, params: CoupleParams) -> bool:

@@ -13,11 +13,13 @@ from lib_couple.attention.cross_attention import AttentionFn
 class ForgeHostServices:
     """Text encoding with the loaded model's own encoders, options and the interrupt."""
 
-    def encode(self, sd_model: Any, line: str, width: int, height: int) -> torch.Tensor:
+    def encode(
+        self, sd_model: Any, line: str, width: int, height: int, negative: bool = False
+    ) -> torch.Tensor:
         from modules.prompt_parser import SdConditioning
 
-        # SdConditioning carries the size that SDXL's conditioning reads.
-        cond = sd_model.get_learned_conditioning(SdConditioning([line], False, width, height, None))
+        # SdConditioning carries the size and the negative flag that SDXL's conditioning reads.
+        cond = sd_model.get_learned_conditioning(SdConditioning([line], negative, width, height, None))
         if isinstance(cond, dict):
             cond = cond["crossattn"]  # SDXL: the pooled vector stays the whole prompt's
         tensor: torch.Tensor = cond[:1].detach()
