@@ -2,7 +2,8 @@
 
 A variant is a ready-to-call function running the block's cross-attention part (norm2 through
 the residual) with transformer options as Forge builds them: plain (no patches), the naive
-peer algorithm, and ours (with the tensor pool, as the hosts run it, or without).
+peer algorithm, ours (with the tensor pool, as the hosts run it, or without), and ours with a
+negative line per region (regional uncond rows too).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from lib_couple.memory.tensor_pool import TensorPool
 from tests.doubles.forge_unet import BasicTransformerBlock, CrossAttention, KModel, ModelPatcher
 
 BLOCK = ("input", 1)
-# ours is the default set-up (the memory manager lends its pool); ours-nopool is the same without.
-VARIANTS = ("plain", "naive", "ours", "ours-nopool")
+# ours is the default set-up (the memory manager lends its pool); ours-nopool is the same without;
+# ours-negatives is ours with per-region negative lines, so the uncond rows are regional too.
+VARIANTS = ("plain", "naive", "ours", "ours-nopool", "ours-negatives")
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ def prepare(case: Case, variants: tuple[str, ...] = VARIANTS, seed: int = 0) -> 
     x = torch.randn(rows, level.tokens, level.channels, generator=generator)
     context = torch.randn(rows, 77, level.context_dim, generator=generator)
     conds = [torch.randn(1, 77, level.context_dim, generator=generator) for _ in range(case.regions)]
+    negatives = [torch.randn(1, 77, level.context_dim, generator=generator) for _ in range(case.regions)]
     masks = column_masks(case.regions, level.image)
     pool = TensorPool()
 
@@ -156,8 +159,9 @@ def prepare(case: Case, variants: tuple[str, ...] = VARIANTS, seed: int = 0) -> 
         elif name == "naive":
             made[name] = runner(NaiveCouple(conds, masks).patch_unet(patcher), None)
         else:
-            patched = AttentionCouple(conds, masks).patch_unet(patcher)
-            made[name] = runner(patched, pool if name == "ours" else None)
+            lines = negatives if name == "ours-negatives" else None
+            patched = AttentionCouple(conds, masks, negatives=lines).patch_unet(patcher)
+            made[name] = runner(patched, None if name == "ours-nopool" else pool)
     return Prepared(case, made, pool)
 
 

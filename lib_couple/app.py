@@ -159,6 +159,8 @@ def _generate(model: LazyModel, request: GenerationRequest) -> tuple[list[Image.
     except OSError as error:
         raise gr.Error(f"the model could not be loaded: {error}") from None
     result = generate(components, request, progress=False)
+    for note in result.notes:
+        gr.Info(f"Forge Couple: {note}")
     return [result.image], result.parameters
 
 

@@ -35,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     gen = commands.add_parser("generate", help="generate one image with regional prompts")
     gen.add_argument("--prompt", required=True, help=r"region lines, separated by newlines or a literal \n")
-    gen.add_argument("--negative", default="", help="negative prompt")
+    gen.add_argument(
+        "--negative",
+        default="",
+        help=r"negative prompt (with --region-negatives: a line per region, as --prompt)",
+    )
     gen.add_argument("--mode", choices=("basic", "advanced", "mask"), default="basic")
     gen.add_argument("--direction", choices=("horizontal", "vertical"), default="horizontal")
     gen.add_argument("--mapping", help="Advanced rows as JSON: [[x1, x2, y1, y2, weight], ...]")
@@ -47,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--background-weight", type=float, default=0.5)
     gen.add_argument("--separator", default="", help=r"region separator (default: newline; \n allowed)")
     gen.add_argument("--strict", action="store_true", help="refuse pixels that no region covers")
+    gen.add_argument(
+        "--region-negatives", action="store_true", help="each --negative line is its region's negative prompt"
+    )
     gen.add_argument("--no-couple", action="store_true", help="plain generation with the same prompt")
     gen.add_argument("--width", type=_positive_int, default=256)
     gen.add_argument("--height", type=_positive_int, default=256)
@@ -129,7 +136,8 @@ def couple_params(args: argparse.Namespace) -> CoupleParams:
         mapping,
     ]
     tile_args = [False, 5, 4, 0.75, "", False]
-    return params_from_args([*peer_args, common_parser, common_debug, def_in_prompt, *tile_args, args.strict])
+    ours = [args.strict, args.region_negatives]
+    return params_from_args([*peer_args, common_parser, common_debug, def_in_prompt, *tile_args, *ours])
 
 
 def run_generate(args: argparse.Namespace) -> None:
@@ -137,7 +145,7 @@ def run_generate(args: argparse.Namespace) -> None:
 
     request = GenerationRequest(
         prompt=args.prompt.replace("\\n", "\n"),
-        negative=args.negative,
+        negative=args.negative.replace("\\n", "\n"),
         width=args.width,
         height=args.height,
         steps=args.steps,
@@ -159,6 +167,8 @@ def run_generate(args: argparse.Namespace) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result.image.save(args.out, pnginfo=png_parameters(result.parameters))
     print(result.parameters)
+    for note in result.notes:
+        print(f"Forge Couple: {note}", file=sys.stderr)
     print(f"wrote {args.out}", file=sys.stderr)
 
 

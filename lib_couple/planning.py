@@ -6,7 +6,6 @@ import base64
 import io
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from PIL import Image
 
 from lib_couple.errors import CoupleError
 from lib_couple.params import CoupleParams
-from lib_couple.prompts import expand_common_prompts, split_lines
+from lib_couple.prompts import expand_common_prompts, resolve_separator, split_lines
 from lib_couple.regions import MaskLayer, RegionPlan, advanced_regions, basic_regions, mask_regions
 
 logger = logging.getLogger("forge_couple")
@@ -83,12 +82,16 @@ def region_negatives(params: CoupleParams, negative: str, plan: RegionPlan) -> t
     a sentence saying which of the two happened ("" when the option is off).
 
     The lines are split as the positive prompt is, in its order (a global line where it has
-    one); a single line is never split, so it stays exactly as without the option.
+    one), but trailing empty lines count while the regions need them ("red\\n": nothing for the
+    second region); a single line is never split, so it stays exactly as without the option.
     """
     if not params.region_negatives:
         return None, ""
-    lines = region_lines(replace(params, common_debug=False), negative)
+    expanded = expand_common_prompts(negative, params.common_parser, params.def_in_prompt)
+    lines = [line.strip() for line in expanded.split(resolve_separator(params.separator))]
     count = len(plan.prompts)
+    while lines and not lines[-1] and len(lines) > count:
+        lines.pop()
     if len(lines) == count and count > 1:
         return lines, f"per-region negative prompts: {count} lines, one per region"
     return None, (

@@ -60,6 +60,10 @@ def test_options_become_the_script_arguments() -> None:
         ["generate", "--prompt", "x", "--mode", "advanced", "--mapping", "[[0,1,0,1,2]]", "--strict"]
     )
     params = couple_params(args)
+    assert not params.region_negatives
+    assert couple_params(
+        build_parser().parse_args(["generate", "--prompt", "x", "--region-negatives"])
+    ).region_negatives
     assert params.mode == "Advanced"
     assert params.mapping == [[0, 1, 0, 1, 2]]
     assert params.strict_coverage

@@ -122,3 +122,20 @@ def test_img2img_refuses_a_strength_out_of_range(random_model: DemoComponents) -
     source = Image.new("RGB", (8, 8))
     with pytest.raises(CoupleError, match="denoising strength must be from 0 to 1"):
         generate(random_model, request(CoupleParams(), init_image=source, denoising_strength=1.5))
+
+
+def test_a_negative_line_per_region_changes_the_image_and_one_line_does_not(
+    random_model: DemoComponents,
+) -> None:
+    on = CoupleParams(enabled=True, region_negatives=True)
+    today = generate(random_model, request(CoupleParams(enabled=True), negative="red"), progress=False)
+    one_line = generate(random_model, request(on, negative="red"), progress=False)
+    per_region = generate(random_model, request(on, negative="red\n"), progress=False)
+    assert one_line.image.tobytes() == today.image.tobytes()
+    assert "applies everywhere" in one_line.notes[0]
+    assert per_region.image.tobytes() != today.image.tobytes()
+    assert per_region.notes == ("per-region negative prompts: 2 lines, one per region",)
+    assert today.notes == ()
+    _, negative, params = parse_parameters(per_region.parameters)
+    assert negative == "red\n"  # the empty line of the second region survives the round trip
+    assert params["forge_couple_region_negatives"] == "True"

@@ -15,7 +15,14 @@ import torch
 
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
-from lib_couple.hosts.standalone import COND, UNCOND, GenerationRequest, GenerationResult, parameters_text
+from lib_couple.hosts.standalone import (
+    COND,
+    UNCOND,
+    GenerationRequest,
+    GenerationResult,
+    negative_lines,
+    parameters_text,
+)
 
 Architecture = Literal["SD1.5", "SDXL"]
 # A key only each architecture's single-file layout has.
@@ -91,16 +98,23 @@ def generate_with_pipeline(pipeline: Any, request: GenerationRequest, model_name
         "guidance_scale": request.cfg,
         "generator": torch.Generator().manual_seed(request.seed),
     }
+    notes: tuple[str, ...] = ()
     if plan is None:
         image = pipeline(**options).images[0]
     else:
+        lines, notes = negative_lines(request, plan)
+        negatives = None if lines is None else [row[None] for row in encode_lines(pipeline, lines)]
         encoded = encode_lines(pipeline, list(plan.prompts))
         conds = [encoded[index : index + 1] for index in range(encoded.shape[0])]
         # diffusers batches [negative, positive] under guidance, only the positive without it.
         layout = [UNCOND, COND] if request.cfg > 1.0 else [COND]
         couple = DiffusersCouple(
-            conds, plan.masks, strict=request.couple.strict_coverage, cond_or_uncond=layout
+            conds,
+            plan.masks,
+            strict=request.couple.strict_coverage,
+            cond_or_uncond=layout,
+            negatives=negatives if UNCOND in layout else None,
         )
         with couple.applied(pipeline.unet):
             image = pipeline(**options).images[0]
-    return GenerationResult(image, parameters_text(request, model_name))
+    return GenerationResult(image, parameters_text(request, model_name), notes)

@@ -23,7 +23,7 @@ from lib_couple.infotext import format_parameters, to_infotext
 from lib_couple.memory.attention_cache import cache_key
 from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import CoupleParams
-from lib_couple.planning import plan_regions
+from lib_couple.planning import plan_regions, region_negatives
 from lib_couple.regions import RegionPlan
 
 logger = logging.getLogger("forge_couple")
@@ -71,6 +71,15 @@ class GenerationRequest:
 class GenerationResult:
     image: Image.Image
     parameters: str
+    notes: tuple[str, ...] = ()  # what the user should know: whether negatives went per region
+
+
+def negative_lines(request: GenerationRequest, plan: RegionPlan) -> tuple[list[str] | None, tuple[str, ...]]:
+    """The request's negative line per region (None: the whole one everywhere) and the note to show."""
+    lines, message = region_negatives(request.couple, request.negative, plan)
+    if message:
+        logger.info("Forge Couple: %s", message)
+    return lines, (message,) if message else ()
 
 
 def to_pil(images: torch.Tensor) -> Image.Image:
@@ -138,15 +147,22 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
             strength=request.denoising_strength,
         )
 
+    notes: tuple[str, ...] = ()
     if plan is None:
         with manager.generation():
             latents = run()
     else:
         encoded = encode(list(plan.prompts))
         region_conds = [encoded[index : index + 1] for index in range(encoded.shape[0])]
+        lines, notes = negative_lines(request, plan)
+        negatives = None if lines is None else [encode([line]) for line in lines]
         couple = DiffusersCouple(
-            region_conds, plan.masks, strict=request.couple.strict_coverage, cond_or_uncond=[UNCOND, COND]
+            region_conds,
+            plan.masks,
+            strict=request.couple.strict_coverage,
+            cond_or_uncond=[UNCOND, COND],
+            negatives=negatives,
         )
         with manager.generation(), couple.applied(model.unet):
             latents = run()
-    return GenerationResult(to_pil(decode_latents(model, latents)), parameters_text(request))
+    return GenerationResult(to_pil(decode_latents(model, latents)), parameters_text(request), notes)
