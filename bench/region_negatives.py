@@ -1,10 +1,11 @@
 """Per-region negatives on the demo model: `python -m bench.region_negatives [--seeds 8]`.
 
-"a red circle" left, "a blue square" right (Basic columns, 256 px, 20 steps, CFG 5). Three
-negatives: none (today), the left region's own line as its negative (per region, the right one
-empty), and that line as the whole negative (everywhere). For each, the share of red pixels in the
-left half and of blue in the right half, per seed; the paired change against none, its mean and
-its standard error across seeds (the noise a change must exceed to count).
+"a red circle" left, "a blue square" right (Basic columns, 256 px, 20 steps, CFG 5). Negatives:
+none (today); empty lines per region (the regional uncond path alone: a control that should change
+nothing); each region's own line as its negative, the other region's empty; the left line as the
+whole negative (everywhere). For each, the share of red pixels in the left half and of blue in
+the right half, per seed; the paired change against none (mean, median, standard error across
+seeds: the noise a change must exceed to count) and the seeds where the share fell.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ from lib_couple.hosts.standalone import GenerationRequest, generate
 from lib_couple.params import CoupleParams
 
 PROMPT = "a red circle\na blue square"
-CASES = {"none": ("", False), "per-region": ("a red circle\n", True), "everywhere": ("a red circle", False)}
+CASES = {
+    "none": ("", False),
+    "empty lines per region": ("\n", True),
+    "left line, left region": ("a red circle\n", True),
+    "right line, right region": ("\na blue square", True),
+    "left line everywhere": ("a red circle", False),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class Change:
 
     mean: float
     change: float
+    median_change: float
     standard_error: float
     lower_in: int  # seeds where the share fell
 
@@ -49,13 +57,22 @@ def shares(model: DemoComponents, negative: str, per_region: bool, seed: int) ->
 def _change(values: Sequence[float], base: Sequence[float]) -> Change:
     deltas = [v - b for v, b in zip(values, base, strict=True)]
     error = statistics.stdev(deltas) / len(deltas) ** 0.5 if len(deltas) > 1 else float("nan")
-    return Change(statistics.fmean(values), statistics.fmean(deltas), error, sum(d < 0 for d in deltas))
+    return Change(
+        statistics.fmean(values),
+        statistics.fmean(deltas),
+        statistics.median(deltas),
+        error,
+        sum(d < 0 for d in deltas),
+    )
 
 
-def measure(model: DemoComponents, seeds: Sequence[int]) -> dict[str, dict[str, Change]]:
-    """Per case: the red-left and blue-right shares' changes against no negative."""
+def measure(
+    model: DemoComponents, seeds: Sequence[int], names: Sequence[str] = tuple(CASES)
+) -> dict[str, dict[str, Change]]:
+    """Per case named (and "none"): the red-left and blue-right shares' changes against none."""
+    cases = {name: CASES[name] for name in dict.fromkeys(["none", *names])}
     raw = {
-        name: [shares(model, negative, on, seed) for seed in seeds] for name, (negative, on) in CASES.items()
+        name: [shares(model, negative, on, seed) for seed in seeds] for name, (negative, on) in cases.items()
     }
     base_red, base_blue = (list(column) for column in zip(*raw["none"], strict=True))
     result = {}
@@ -75,15 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result = measure(load_demo_pipeline(), range(1, args.seeds + 1))
-    print("| negative | red left | change | blue right | change |")
+    print("| negative | red left | change (median; fell in) | blue right | change (median; fell in) |")
     print("|---|---|---|---|---|")
     for name, changes in result.items():
-        red, blue = changes["red left"], changes["blue right"]
-        print(
-            f"| {name} | {red.mean:.3f} | {red.change:+.3f} ± {red.standard_error:.3f} (lower in "
-            f"{red.lower_in}/{args.seeds}) | {blue.mean:.3f} | "
-            f"{blue.change:+.3f} ± {blue.standard_error:.3f} |"
-        )
+        cells = [
+            f"{c.mean:.3f} | {c.change:+.3f} ± {c.standard_error:.3f} ({c.median_change:+.3f}; "
+            f"{c.lower_in}/{args.seeds})"
+            for c in (changes["red left"], changes["blue right"])
+        ]
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
     print(json.dumps({name: {k: vars(v) for k, v in c.items()} for name, c in result.items()}))
     return 0
 
