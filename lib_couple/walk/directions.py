@@ -101,14 +101,15 @@ def attention_weights(
 
 
 class DirectionMapper:
-    """Maps a pad move (dx, dy) to a conditioning offset of length ‖move‖ x scale per key."""
+    """Maps a pad move (dx, dy) to a conditioning offset of length ‖move‖ x scale per key
+    (`scale` one number, or one per key: a key left out has scale 1)."""
 
     def __init__(
         self,
         base: Conditioning,
         anchors: Sequence[Anchor],
         temperature: float = DEFAULT_TEMPERATURE,
-        scale: float = 1.0,
+        scale: float | Mapping[str, float] = 1.0,
         flags: MapperFlags = MapperFlags(),  # noqa: B008 (frozen, so sharing the default is safe)
     ) -> None:
         if not anchors:
@@ -142,8 +143,14 @@ class DirectionMapper:
     def offset(self, move: tuple[float, float]) -> dict[str, torch.Tensor]:
         """The conditioning-space offset per key for a move (fixed keys have none)."""
         weights = self.weights(move)
-        length = math.hypot(*move) * self.scale
-        return {key: self._blend(weights, stacked, length).float() for key, stacked in self._stacked.items()}
+        length = math.hypot(*move)
+        return {
+            key: self._blend(weights, stacked, length * self._scale(key)).float()
+            for key, stacked in self._stacked.items()
+        }
+
+    def _scale(self, key: str) -> float:
+        return float(self.scale) if isinstance(self.scale, int | float) else float(self.scale.get(key, 1.0))
 
     def apply(self, cond: Conditioning, move: tuple[float, float]) -> Conditioning:
         """`cond` moved by the pad move; keys such as `guidance` are copied unchanged."""
