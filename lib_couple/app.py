@@ -294,7 +294,7 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     Finished latent walks are saved under `walk_output_dir` (one numbered folder each)."""
     import gradio as gr
 
-    from lib_couple.hosts.walk_standalone import demo_walk_frames, demo_walk_pad
+    from lib_couple.hosts.walk_standalone import demo_explore_pad, demo_walk_frames, demo_walk_pad
     from lib_couple.ui.page_head import page_head
     from lib_couple.ui.walk_tab import build_walk_tab
     from lib_couple.walk.frame_cache import FrameCache
@@ -321,6 +321,7 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
                     walk_output_dir,
                     MODEL_QUEUE,
                     open_pad=demo_walk_pad(model.get, frames),
+                    open_explorer=demo_explore_pad(model.get, frames),
                 )
         txt2img.generate.click(
             make_generate(model),

@@ -13,11 +13,15 @@ from lib_couple.hosts.standalone import to_pil
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
+from lib_couple.walk.pad import PadPoint, PadState
+from lib_couple.walk.pad_space import PadSpace
 from lib_couple.walk.plan import WalkPlan, WalkSettings
 
 __all__ = [
+    "DemoExplorePad",
     "DemoWalkPad",
     "WalkSettings",
+    "demo_explore_pad",
     "demo_explorer",
     "demo_walk_frames",
     "demo_walk_pad",
@@ -57,6 +61,18 @@ def render_frame(
 ) -> Image.Image:
     """The frame at a walk position; a frame rendered before comes from the cache, unsampled."""
     cond, noise, key = _latents_at(explorer, position, settings)
+    return render_conditioned(model, cond, noise, key, settings, cache)
+
+
+def render_conditioned(
+    model: DemoComponents,
+    cond: torch.Tensor,
+    noise: torch.Tensor,
+    key: str,
+    settings: WalkSettings,
+    cache: FrameCache,
+) -> Image.Image:
+    """The frame of a conditioning and a starting noise, cached under `key`."""
 
     def render() -> Image.Image:
         latents = sample(
@@ -117,6 +133,39 @@ def demo_walk_pad(
 ) -> Callable[[WalkPlan, WalkSettings], DemoWalkPad]:
     """The pad's walk opener on the demo model; the pad and the walk share `cache`."""
     return lambda plan, settings: DemoWalkPad(model(), cache, plan, settings)
+
+
+class DemoExplorePad:
+    """The Latent Space Explorer on the demo model; its frames share the walk's cache."""
+
+    def __init__(
+        self, model: DemoComponents, cache: FrameCache, state: PadState, settings: WalkSettings
+    ) -> None:
+        self.model = model
+        self.cache = cache
+        self.state = state
+        self.settings = settings
+        self.space = PadSpace(lambda prompt: encode_prompts(model, [prompt]))
+
+    def _latents(self, point: PadPoint) -> tuple[torch.Tensor, torch.Tensor, str]:
+        cond = self.space.conditioning(self.state, point)
+        assert isinstance(cond, torch.Tensor)  # SD-shaped conditioning
+        shape = (1, LATENT_CHANNELS, self.settings.height // VAE_SCALE, self.settings.width // VAE_SCALE)
+        noise = self.space.noise(self.state, shape, point)
+        return cond, noise, frame_key(cond, noise, vars(self.settings))
+
+    def cached(self, point: PadPoint) -> Image.Image | None:
+        return self.cache.get(self._latents(point)[2])
+
+    def render(self, point: PadPoint) -> Image.Image | None:
+        return render_conditioned(self.model, *self._latents(point), self.settings, self.cache)
+
+
+def demo_explore_pad(
+    model: Callable[[], DemoComponents], cache: FrameCache
+) -> Callable[[PadState, WalkSettings], DemoExplorePad]:
+    """The explorer's opener on the demo model."""
+    return lambda state, settings: DemoExplorePad(model(), cache, state, settings)
 
 
 def demo_walk_frames(

@@ -19,6 +19,7 @@ import gradio as gr
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.ui.explore_pad import ExploreOpener, build_explore_pad
 from lib_couple.ui.walk_pad import PadOpener, build_walk_pad
 from lib_couple.walk.easing import EASINGS
 from lib_couple.walk.output import save_walk
@@ -82,8 +83,14 @@ def walk_from_values(
 ) -> tuple[WalkPlan, WalkSettings]:
     """The tab's walk and sampling controls as a checked plan and its settings."""
     plan = plan_from_values(prompts, seeds, frames, easing, method)
-    size = (int(width), int(height))
-    return plan, WalkSettings(*size, int(steps), float(cfg), negative, sampler or None)
+    return plan, settings_from_values(width, height, steps, cfg, negative, sampler)
+
+
+def settings_from_values(
+    width: float, height: float, steps: float, cfg: float, negative: str, sampler: str | None = None
+) -> WalkSettings:
+    """The tab's sampling controls as settings (the sliders bound them)."""
+    return WalkSettings(int(width), int(height), int(steps), float(cfg), negative, sampler or None)
 
 
 def make_walk_handler(
@@ -161,11 +168,13 @@ def build_walk_tab(
     samplers: Sequence[str] = (),
     on_stop: Callable[[], None] | None = None,
     open_pad: PadOpener | None = None,
+    open_explorer: ExploreOpener | None = None,
 ) -> dict[str, Any]:
     """The tab's controls, built inside the caller's `gr.Tab`; returns them by name.
 
     With `samplers`, a sampler dropdown is shown and its choice reaches `WalkSettings.sampler`;
-    with `open_pad`, an Explore pad steps through the same walk frame by frame.
+    with `open_pad`, an Explore pad steps through the same walk frame by frame; with
+    `open_explorer`, the Latent Space Explorer steers a 2D pad by direction prompts.
     """
     c: dict[str, Any] = {}
     stop = threading.Event()  # one walk runs at a time (concurrency 1), so one flag per tab
@@ -208,6 +217,11 @@ def build_walk_tab(
     if open_pad is not None:
         walk_inputs = [c[name] for name in names] + [c["negative"], *extra]
         c["pad"] = build_walk_pad(open_pad, walk_from_values, walk_inputs, concurrency_id)
+    if open_explorer is not None:
+        settings_inputs = [c[name] for name in ("width", "height", "steps", "cfg", "negative")] + extra
+        c["explorer"] = build_explore_pad(
+            open_explorer, settings_from_values, settings_inputs, concurrency_id
+        )
     c["generate"].click(
         make_walk_handler(render, output_dir, stop),
         inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *extra],

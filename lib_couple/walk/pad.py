@@ -28,7 +28,17 @@ MAX_TRAIL = 2000  # the trail keeps its newest points: the KDE's cost grows with
 MAX_SAVED = 64
 MAX_STEP = 1.0
 MIN_STEP_SHARE = 0.125  # the adaptive step never falls below 1/8 of the chosen step
-COMPASS: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0))
+DIAGONAL = math.sqrt(0.5)
+COMPASS: tuple[tuple[float, float], ...] = (  # N, E, S, W, then NE, SE, SW, NW
+    (0.0, 1.0),
+    (1.0, 0.0),
+    (0.0, -1.0),
+    (-1.0, 0.0),
+    (DIAGONAL, DIAGONAL),
+    (DIAGONAL, -DIAGONAL),
+    (-DIAGONAL, -DIAGONAL),
+    (-DIAGONAL, DIAGONAL),
+)
 Mode = Literal["prompt", "seed"]
 
 
@@ -50,10 +60,10 @@ class PadPoint:
 
 
 def compass_directions(prompts: Sequence[str]) -> tuple[Direction, ...]:
-    """Up to four prompts at north, east, south, west (the pad's defaults); empty ones skipped."""
+    """Prompts at the compass points in order N, E, S, W, NE, SE, SW, NW (the pad's defaults)."""
     if len(prompts) > len(COMPASS):
         raise CoupleError(f"compass directions: at most {len(COMPASS)} prompts, got {len(prompts)}")
-    return tuple(Direction(p.strip(), at) for p, at in zip(prompts, COMPASS, strict=False) if p.strip())
+    return tuple(Direction(p.strip(), at) for p, at in zip(prompts, COMPASS, strict=False))
 
 
 def _finite(name: str, value: object, low: float, high: float) -> float:

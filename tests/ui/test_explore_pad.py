@@ -1,0 +1,193 @@
+"""The explorer's pad without a browser: arrows, clicks, undo/redo, return, save and load land
+where they should, revisited points sample nothing, bad values are a Gradio error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import pytest
+import torch
+from PIL import Image
+
+from lib_couple.demo.model import load_demo_pipeline, write_untrained_weights
+from lib_couple.errors import CoupleError
+from lib_couple.hosts.walk_standalone import demo_explore_pad
+from lib_couple.ui.explore_pad import (
+    DEFAULT_BASE,
+    DEFAULT_DIRECTIONS,
+    ExploreSession,
+    ExploreUpdate,
+    directions_text,
+    make_explore_handler,
+    parse_directions,
+)
+from lib_couple.ui.pad_image import PAD_PIXELS, draw_pad, pad_at, pixel_of
+from lib_couple.ui.walk_tab import build_walk_tab
+from lib_couple.walk.frame_cache import FrameCache
+from lib_couple.walk.pad import COMPASS, PadPoint, PadState
+from lib_couple.walk.plan import WalkSettings
+
+SETTINGS = WalkSettings(32, 32, 1)
+DIRECTIONS = "\n".join(DEFAULT_DIRECTIONS)
+
+
+class CountingPad:
+    """A pad whose frames are cached by point and counted when made."""
+
+    def __init__(self, state: PadState, _settings: WalkSettings) -> None:
+        self.state = state
+        self.frames: dict[PadPoint, Image.Image] = {}
+        self.made = 0
+
+    def cached(self, point: PadPoint) -> Image.Image | None:
+        return self.frames.get(point)
+
+    def render(self, point: PadPoint) -> Image.Image | None:
+        if point not in self.frames:
+            self.made += 1
+            self.frames[point] = Image.new("RGB", (4, 4), (self.made % 256, 0, 0))
+        return self.frames[point]
+
+
+def call(action: str, session: ExploreSession | None, **overrides: Any) -> ExploreUpdate:
+    values: dict[str, Any] = {
+        "settings": SETTINGS,
+        "base": DEFAULT_BASE,
+        "directions": DIRECTIONS,
+        "seed": 1,
+        "other_seed": 2,
+        "step": 0.25,
+        "adaptive": False,
+        "mode": "prompt",
+    }
+    values.update(overrides)
+    return make_explore_handler(CountingPad)(action, session, **values)
+
+
+def test_arrows_clicks_undo_redo_return_and_save() -> None:
+    session, _, pad, status, *_ = call("show", None)
+    assert pad.size == (PAD_PIXELS, PAD_PIXELS)
+    assert status.startswith("x +0.000, y +0.000")
+    session, *_ = call("north", session)
+    session, *_ = call("east", session)
+    assert session.pad.state.point == PadPoint(0.25, 0.25, 0.0)
+    session, *_ = call("click", session, click=(0.25, -2.0))  # straight down from here
+    assert session.pad.state.point == PadPoint(0.25, 0.0, 0.0)
+    session, *_ = call("east", session, mode="seed")
+    assert session.pad.state.point == PadPoint(0.25, 0.0, 0.25)
+    session, _, _, status, *_ = call("undo", session)
+    assert session.pad.state.point == PadPoint(0.25, 0.0, 0.0)
+    assert "from the cache" in status
+    assert "undo 3 / redo 1" in status
+    session, *_ = call("redo", session)
+    session, _, _, status, *_ = call("start", session)
+    assert session.pad.state.point == PadPoint()
+    assert "from the cache" in status
+    session, _, _, status, *_ = call("save", session)
+    assert "saved point 1" in status
+    pad_ = session.pad
+    assert isinstance(pad_, CountingPad)
+    assert pad_.made == 5  # start, N, NE, E, E+seed: every revisit came from the cache
+
+
+def test_a_loaded_state_comes_back_with_its_prompts() -> None:
+    session, *_ = call("north", None, directions="up\ndown @ 0, -1")
+    saved = session.pad.state.to_json()
+    fresh, *_ = call("show", None)
+    loaded, _, _, _, text, base, directions, seed, other = call("load", fresh, saved_json=saved)
+    assert loaded.pad.state.point == PadPoint(0.0, 0.25, 0.0)
+    assert (base, seed, other) == (DEFAULT_BASE, 1, 2)
+    assert directions == "up @ 0, 1\ndown @ 0, -1"
+    assert text == saved
+    # the written-back texts describe the same explorer: the next move keeps the session
+    after, *_ = call("east", loaded, directions=directions)
+    assert after is loaded
+    with pytest.raises(CoupleError, match="not JSON"):
+        call("load", fresh, saved_json="nonsense")
+
+
+def test_changed_directions_or_settings_open_a_new_explorer() -> None:
+    session, *_ = call("north", None)
+    same, *_ = call("north", session)
+    assert same is session
+    other, *_ = call("north", session, directions="at night")
+    assert other is not session
+    assert other.pad.state.point == PadPoint(0.0, 0.25, 0.0)
+    resized, *_ = call("show", other, directions="at night", settings=WalkSettings(64, 64, 1))
+    assert resized is not other
+
+
+def test_direction_text_places_prompts() -> None:
+    directions = parse_directions("a\n\nb @ 0.5, -1.5\nc")
+    assert [d.prompt for d in directions] == ["a", "b", "c"]
+    assert directions[0].at == COMPASS[0]
+    assert directions[1].at == (0.5, -1.5)
+    assert directions[2].at == COMPASS[2]
+    assert parse_directions(directions_text(directions)) == tuple(
+        type(d)(d.prompt, (round(d.at[0], 3), round(d.at[1], 3))) for d in directions
+    )
+    with pytest.raises(CoupleError, match="1 to 8"):
+        parse_directions("\n".join("p" for _ in range(9)))
+    with pytest.raises(CoupleError, match="centre"):
+        call("show", None, directions="x @ 0, 0")
+    with pytest.raises(CoupleError, match="seed"):
+        call("show", None, seed=1.5)
+
+
+def test_the_picture_and_the_clicks_agree() -> None:
+    for x, y in ((0.0, 0.0), (1.0, -0.5), (-2.0, 2.0)):
+        assert pad_at(*pixel_of(x, y)) == pytest.approx((x, y))
+    state = PadState("base", parse_directions("east @ 1, 0"))
+    state.move(1, 0, 1.0)
+    image = draw_pad(state)
+    column, row = pixel_of(1.0, 0.0)
+    assert image.getpixel((round(column), round(row))) != image.getpixel((5, 5))  # the point is drawn
+
+
+def test_the_pad_click_and_buttons_are_wired_and_errors_are_gradio_errors(tmp_path: Path) -> None:
+    with gr.Blocks() as page:
+        controls = build_walk_tab(lambda plan, s: iter(()), tmp_path, open_explorer=CountingPad)
+    explorer = controls["explorer"]
+    dependencies = page.get_config_file()["dependencies"]
+
+    def fn_of(component: Any) -> Any:
+        [index] = [i for i, d in enumerate(dependencies) if d["targets"][0][0] == component._id]
+        return page.fns[index].fn
+
+    values: list[Any] = [DEFAULT_BASE, DIRECTIONS, 1, 2, 0.25, False, "prompt", ""]
+    sampling: list[Any] = [32, 32, 1, 5.0, ""]
+    session, *_ = fn_of(explorer["north"])(None, *values, *sampling)
+    assert session.pad.state.point == PadPoint(0.0, 0.25, 0.0)
+    event = gr.SelectData(explorer["pad"], {"index": list(pixel_of(1.0, 0.25)), "value": None})
+    session, *_ = fn_of(explorer["pad"])(event, session, *values, *sampling)
+    assert session.pad.state.point == PadPoint(0.25, 0.25, 0.0)
+    with pytest.raises(gr.Error, match="direction prompts"):
+        fn_of(explorer["east"])(session, DEFAULT_BASE, "", *values[2:], *sampling)
+
+
+def test_on_the_demo_model_a_move_east_is_new_and_undo_recalls_it_exactly(tmp_path: Path) -> None:
+    model = load_demo_pipeline(weights_dir=write_untrained_weights(tmp_path / "weights"))
+    calls: list[int] = []
+    model.unet.register_forward_hook(lambda *_: calls.append(1))
+    handler = make_explore_handler(demo_explore_pad(lambda: model, FrameCache()))
+    args = (SETTINGS, DEFAULT_BASE, DIRECTIONS, 1, 2, 0.5, False, "prompt")
+    session, first, _, status, *_ = handler("show", None, *args)
+    assert "sampled" in status
+    session, moved, _, status, *_ = handler("east", session, *args)
+    assert "sampled" in status
+    sampled = len(calls)
+    session, again, _, status, *_ = handler("undo", session, *args)
+    assert "from the cache" in status
+    assert len(calls) == sampled
+    assert first is not None
+    assert again is not None
+    assert moved is not None
+    assert again.tobytes() == first.tobytes()
+    pad = session.pad
+    east = pad.space.conditioning(pad.state, PadPoint(0.5, 0.0, 0.0))  # type: ignore[attr-defined]
+    base = pad.space.encoded(DEFAULT_BASE)  # type: ignore[attr-defined]
+    target = pad.space.encoded(DEFAULT_DIRECTIONS[1])  # type: ignore[attr-defined]
+    assert isinstance(east, torch.Tensor)
+    assert float((east - target).norm()) < float((base - target).norm())
