@@ -228,7 +228,9 @@ def build_explore_pad(
         except CoupleError as error:
             raise gr.Error(str(error)) from None
 
-    with gr.Accordion("Latent Space Explorer: steer with direction prompts", open=False):
+    with gr.Accordion(
+        "Latent Space Explorer: steer with direction prompts", open=False, elem_id="forge_couple_explore"
+    ):
         session = gr.State(None)
         with gr.Row():
             with gr.Column():
@@ -266,7 +268,9 @@ def build_explore_pad(
                 )
             with gr.Column():
                 c["frame"] = gr.Image(label="Frame", interactive=False, type="pil", height=PAD_PIXELS)
-                c["status"] = gr.Textbox(label="Where", interactive=False)
+                c["status"] = gr.Textbox(
+                    label="Where", interactive=False, elem_id="forge_couple_explore_status"
+                )
         with gr.Accordion("State (JSON): copy to keep, paste and Load to return", open=False):
             c["state"] = gr.Code(language="json", interactive=True)
             c["load"] = gr.Button("Load", size="sm")
