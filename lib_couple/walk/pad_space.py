@@ -13,15 +13,29 @@ from collections.abc import Callable, Sequence
 import torch
 
 from lib_couple.walk.directions import FIXED_KEYS, Anchor, DirectionMapper
-from lib_couple.walk.interpolate import Conditioning
+from lib_couple.walk.interpolate import Conditioning, equalise_tokens
 from lib_couple.walk.noise import noise_between
 from lib_couple.walk.pad import Direction, PadPoint, PadState
 
 Encoder = Callable[[str], Conditioning]
+TOKEN_KEYS = ("", "crossattn")  # the parts shaped [..., L, D], whose length L varies by prompt
 
 
 def _parts(cond: Conditioning) -> dict[str, torch.Tensor]:
     return {"": cond} if isinstance(cond, torch.Tensor) else dict(cond)
+
+
+def equal_lengths(conds: Sequence[Conditioning]) -> list[Conditioning]:
+    """The conditionings with their token sequences brought to the longest one's length (CLIP
+    chunks repeated, T5 padded with its own last token), so the mapper can subtract them."""
+    parts = [_parts(c) for c in conds]
+    for key in TOKEN_KEYS:
+        if key not in parts[0]:
+            continue
+        longest = max((p[key] for p in parts), key=lambda t: t.shape[-2])
+        for p in parts:
+            p[key] = equalise_tokens(p[key], longest)[0]
+    return [p[""] if isinstance(c, torch.Tensor) else p for c, p in zip(conds, parts, strict=True)]
 
 
 def reach(base: Conditioning, anchors: Sequence[Conditioning]) -> dict[str, float]:
@@ -43,27 +57,30 @@ class PadSpace:
     def __init__(self, encode: Encoder) -> None:
         self.encode = encode
         self._encoded: dict[str, Conditioning] = {}
-        self._mapper: tuple[tuple[str, tuple[Direction, ...]], DirectionMapper] | None = None
+        self._mapper: tuple[tuple[str, tuple[Direction, ...]], Conditioning, DirectionMapper] | None = None
 
     def encoded(self, prompt: str) -> Conditioning:
         if prompt not in self._encoded:
             self._encoded[prompt] = self.encode(prompt)
         return self._encoded[prompt]
 
-    def mapper(self, state: PadState) -> DirectionMapper:
-        """The direction mapper of the state's base and direction prompts."""
+    def mapper(self, state: PadState) -> tuple[Conditioning, DirectionMapper]:
+        """The base conditioning (at the common token length) and the direction mapper of the
+        state's base and direction prompts."""
         key = (state.base, state.directions)
         if self._mapper is None or self._mapper[0] != key:
-            base = self.encoded(state.base)
-            conds = [self.encoded(d.prompt) for d in state.directions]
+            base, *conds = equal_lengths(
+                [self.encoded(state.base), *(self.encoded(d.prompt) for d in state.directions)]
+            )
             anchors = [Anchor(c, d.at) for c, d in zip(conds, state.directions, strict=True)]
-            self._mapper = (key, DirectionMapper(base, anchors, scale=reach(base, conds)))
-        return self._mapper[1]
+            self._mapper = (key, base, DirectionMapper(base, anchors, scale=reach(base, conds)))
+        return self._mapper[1], self._mapper[2]
 
     def conditioning(self, state: PadState, point: PadPoint | None = None) -> Conditioning:
         """The conditioning at a point (the current one by default)."""
         p = state.point if point is None else point
-        return self.mapper(state).apply(self.encoded(state.base), (p.x, p.y))
+        base, mapper = self.mapper(state)
+        return mapper.apply(base, (p.x, p.y))
 
     def noise(self, state: PadState, shape: Sequence[int], point: PadPoint | None = None) -> torch.Tensor:
         """The starting noise at a point: slerp from the seed's toward the other seed's."""

@@ -217,3 +217,17 @@ def test_not_json_and_too_many_directions_are_refused() -> None:
         new_state().move(float("inf"), 0, 0.1)
     with pytest.raises(CoupleError, match="step"):
         new_state().move(1, 0, 2.0)
+
+
+def test_direction_prompts_of_other_token_lengths_are_equalised() -> None:
+    def long_for_rain(prompt: str) -> torch.Tensor:
+        tokens = encode(prompt)
+        return torch.cat([tokens, tokens], dim=-2) if "rain" in prompt else tokens  # 154 tokens
+
+    state, space = new_state(), PadSpace(long_for_rain)
+    state.move(0, -1, 0.5)  # south: "in the rain"
+    moved = tokens(space, state)
+    assert moved.shape == (1, 154, 32)
+    base = torch.cat([encode(state.base)] * 2, dim=-2)
+    rain = long_for_rain("in the rain")
+    assert cosine(moved - base, rain - base) > 0.9
