@@ -8,6 +8,7 @@ import gradio as gr
 from modules import infotext_utils, script_callbacks
 
 from lib_couple.hosts.forge import walk_host
+from lib_couple.hosts.forge.explore_frames import forge_explore_pad
 from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
 from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
 from lib_couple.walk.frame_cache import FrameCache
@@ -30,6 +31,7 @@ def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
             samplers=walk_host.sampler_names(),
             on_stop=walk_host.interrupt,
             open_pad=forge_walk_pad(services, FRAMES),
+            open_explorer=forge_explore_pad(services, FRAMES),
         )
         with gr.Row():
             parameters = gr.Textbox(label="Selected frame's parameters", interactive=False, lines=2)

@@ -83,6 +83,17 @@ def frame_settings(settings: WalkSettings, architecture: Architecture) -> WalkSe
     return WalkSettings(settings.width, settings.height, settings.steps, FLUX_CFG, "", settings.sampler)
 
 
+def walk_architecture_of(services: WalkServices) -> Architecture:
+    """The loaded model's conditioning form, or CoupleError saying which models the walk drives."""
+    architecture = services.architecture()
+    if architecture is None:
+        raise CoupleError(
+            f"Latent Walk works with SD1.5, SDXL and Flux models; {services.model_label()} is not "
+            "one: load one of those in the checkpoint list"
+        )
+    return architecture
+
+
 def frame_cache_key(identity: str, plan: WalkPlan, settings: WalkSettings, position: float) -> str:
     """The same checkpoint, keyframes (tags included), seeds, method and settings at the same
     position make the same frame."""
@@ -105,12 +116,7 @@ class ForgeWalk:
     def __init__(
         self, services: WalkServices, cache: FrameCache, plan: WalkPlan, settings: WalkSettings
     ) -> None:
-        architecture = services.architecture()
-        if architecture is None:
-            raise CoupleError(
-                f"Latent Walk works with SD1.5, SDXL and Flux models; {services.model_label()} is not "
-                "one: load one of those in the checkpoint list"
-            )
+        architecture = walk_architecture_of(services)
         self.services = services
         self.cache = cache
         self.plan = plan
