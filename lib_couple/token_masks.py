@@ -92,3 +92,19 @@ def token_weights(masks: torch.Tensor, grid: tuple[int, int]) -> TokenWeights:
     )
     partition = all(c is not None for c in covered) and all(s is None for s in scales)
     return TokenWeights(weights, covered, scales, partition)
+
+
+def patch_token_weights(masks: torch.Tensor, latent_hw: tuple[int, int], patch: int = 2) -> torch.Tensor:
+    """Normalised weights `[S, I]` at a transformer's image tokens: the masks area-averaged onto the
+    latent, padded to a multiple of `patch` and pooled per patch over its real (unpadded) cells,
+    rows first (the order of Flux's patchify)."""
+    height, width = latent_hw
+    latent = F.interpolate(masks.float()[None], size=(height, width), mode="area")[0]
+    pad = (0, -width % patch, 0, -height % patch)
+    summed = F.avg_pool2d(F.pad(latent, pad)[None], patch)[0]
+    real = F.avg_pool2d(F.pad(torch.ones(1, height, width), pad)[None], patch)[0]
+    pooled = (summed / real).flatten(1)
+    total = pooled.sum(dim=0, keepdim=True)
+    if bool((total <= 0).any()):
+        raise CoupleError(f"some image tokens of the {height}x{width} latent have no region weight")
+    return pooled / total

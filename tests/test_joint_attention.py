@@ -16,7 +16,7 @@ from lib_couple.attention.joint_attention import (
     plain_mask,
 )
 from lib_couple.errors import CoupleError
-from lib_couple.token_masks import add_fallback, token_weights
+from lib_couple.token_masks import add_fallback, patch_token_weights, token_weights
 
 
 def _weights(masks: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, bool]:
@@ -180,3 +180,17 @@ def test_controls_bounds_and_blocks():
     ):
         with pytest.raises(CoupleError):
             JointControls(**bad)
+
+
+def test_patch_token_weights_follow_padding_and_patchify():
+    masks = torch.zeros(2, 56, 72)  # a 7 x 9 latent: tokens 4 x 5, the last row and column half padding
+    masks[0, :, :32] = 1
+    masks[1, :, 32:] = 1
+    weights = patch_token_weights(masks, (7, 9))
+    assert weights.shape == (2, 20)
+    grid = weights[0].view(4, 5)
+    assert grid[:, :2].eq(1).all()  # exactly the first two token columns (16 px each)
+    assert grid[:, 2:].eq(0).all()
+    assert torch.allclose(weights.sum(0), torch.ones(20))
+    with pytest.raises(CoupleError):
+        patch_token_weights(torch.zeros(1, 16, 16), (2, 2))
