@@ -158,7 +158,7 @@ def test_the_console_line_of_an_error_names_the_extension(caplog: pytest.LogCapt
     assert all(record.exc_info is None for record in caplog.records)
 
 
-@pytest.mark.parametrize("flags", [("is_flux",), ("is_sd3",), ()])
+@pytest.mark.parametrize("flags", [("is_wan",), ("is_sd3",), ()])
 def test_unsupported_models_generate_normally_with_a_message(flags: tuple[str, ...]) -> None:
     runner, p, services = setup(flags=flags)
     passes = run_generation(runner, p, args())

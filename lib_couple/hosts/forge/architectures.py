@@ -62,9 +62,19 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         walk="sd15",
     ),
     Architecture("SD3", engine_classes=("StableDiffusion3",), flags=("is_sd3",)),
-    Architecture("Chroma", neo_repos=("chroma",), engine_classes=("Chroma",)),
+    Architecture(
+        "Chroma", neo_repos=("chroma",), engine_classes=("Chroma",), regions="dit-joint", patcher="flux"
+    ),
     Architecture("Flux.2 Klein", neo_repos=("flux.2",), engine_classes=("Flux2",)),
-    Architecture("Flux", neo_repos=("flux.1",), engine_classes=("Flux",), flags=("is_flux",), walk="flux"),
+    Architecture(
+        "Flux",
+        neo_repos=("flux.1",),
+        engine_classes=("Flux",),
+        flags=("is_flux",),
+        regions="dit-joint",
+        patcher="flux",
+        walk="flux",
+    ),
     Architecture("Anima", neo_repos=("anima",), engine_classes=("Anima",)),
     Architecture("Qwen-Image", neo_repos=("qwen-image",), engine_classes=("QwenImage",)),
     Architecture("Z-Image", neo_repos=("z-image",), engine_classes=("ZImage",)),

@@ -68,8 +68,8 @@ def _heads(attn: Any, x: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.
 
 
 def _fp16_safe(x: torch.Tensor) -> torch.Tensor:
-    """fp16 streams clipped to the finite range, as Forge does after each block."""
-    return torch.nan_to_num(x, nan=0.0, posinf=65504, neginf=-65504) if x.dtype == torch.float16 else x
+    """fp16 streams clipped as lllyasviel Forge clips them after each block."""
+    return x.clamp(-32768.0, 32768.0) if x.dtype == torch.float16 else x
 
 
 def double_forward(
