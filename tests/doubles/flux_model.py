@@ -88,8 +88,17 @@ def _split(qkv: torch.Tensor, heads: int) -> tuple[torch.Tensor, torch.Tensor, t
     return q, k, v
 
 
+class Attend:
+    """The attention blocks call when they stand outside a model (the bench)."""
+
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pe: torch.Tensor, mask: Any
+    ) -> torch.Tensor:
+        return _merge(sdpa(rotate(q, pe), rotate(k, pe), v, mask))
+
+
 class DoubleStreamBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, owner: TinyFlux) -> None:
+    def __init__(self, dim: int, heads: int, owner: Any, mlp: int = 2) -> None:
         super().__init__()
         self.num_heads, self.hidden_size = heads, dim
         self.__dict__["owner"] = owner
@@ -100,7 +109,7 @@ class DoubleStreamBlock(nn.Module):
             self.add_module(f"{side}_norm2", nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6))
             self.add_module(
                 f"{side}_mlp",
-                nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU("tanh"), nn.Linear(2 * dim, dim)),
+                nn.Sequential(nn.Linear(dim, mlp * dim), nn.GELU("tanh"), nn.Linear(mlp * dim, dim)),
             )
 
     def run(
@@ -133,12 +142,12 @@ class DoubleStreamBlock(nn.Module):
 
 
 class SingleStreamBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, owner: TinyFlux) -> None:
+    def __init__(self, dim: int, heads: int, owner: Any, mlp: int = 2) -> None:
         super().__init__()
-        self.num_heads, self.hidden_size, self.mlp_hidden_dim = heads, dim, 2 * dim
+        self.num_heads, self.hidden_size, self.mlp_hidden_dim = heads, dim, mlp * dim
         self.__dict__["owner"] = owner
-        self.linear1 = nn.Linear(dim, 3 * dim + 2 * dim)
-        self.linear2 = nn.Linear(dim + 2 * dim, dim)
+        self.linear1 = nn.Linear(dim, 3 * dim + mlp * dim)
+        self.linear2 = nn.Linear(dim + mlp * dim, dim)
         self.norm = QKNorm(dim // heads)
         self.pre_norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         self.mlp_act = nn.GELU("tanh")
@@ -147,7 +156,7 @@ class SingleStreamBlock(nn.Module):
     def run(self, x: torch.Tensor, vec: torch.Tensor, pe: torch.Tensor, mask: Any) -> torch.Tensor:
         shift, scale, gate = self.modulation(vec)
         qkv, mlp = self.linear1((1 + scale) * self.pre_norm(x) + shift).split(
-            [3 * self.hidden_size, 2 * self.hidden_size], -1
+            [3 * self.hidden_size, self.mlp_hidden_dim], -1
         )
         q, k, v = _split(qkv, self.num_heads)
         q, k = self.norm(q, k, v)

@@ -1,0 +1,185 @@
+"""Masked vs plain joint attention in Flux-shaped blocks: per block, per whole step, mask cost.
+
+    OMP_NUM_THREADS=1 python -m bench.flux_attention --preset cpu      # scaled down (see --help)
+    python -m bench.flux_attention --preset flux --device cuda          # Flux's shapes, on a GPU
+
+Variants per block (double and single), all in one run so the ratios share the machine's state:
+- plain: the block on the unregioned sequence `[own text ; image]`;
+- masked: the regional forward (lllyasviel Forge's wrapper path) on `[own ; R regions ; image]`;
+- free: the block itself on the extended sequence (an unmasked block of a regional call);
+- base: masked plus the unmasked pass blended in (base ratio > 0, instantX's extra pass).
+The whole step is the 19 double + 38 single blocks summed from the per-block times, for all blocks
+masked and for every other; outside the step share the step costs plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from lib_couple.attention.joint_attention import image_grid, joint_mask
+from lib_couple.hosts.forge.patchers.flux_blocks import double_forward, single_forward
+from lib_couple.token_masks import patch_token_weights
+from tests.doubles.flux_model import Attend, DoubleStreamBlock, SingleStreamBlock, rope_table
+
+
+@dataclass(frozen=True)
+class Shape:
+    width: int
+    heads: int
+    px: int
+    own_tokens: int
+    region_tokens: int
+    regions: int
+    doubles: int = 19
+    singles: int = 38
+
+
+PRESETS = {
+    "flux": Shape(3072, 24, 1024, 512, 512, 3),
+    # CPU: a quarter of the width and of each side, token counts kept in Flux's proportions
+    "cpu": Shape(768, 6, 512, 128, 128, 3),
+    "smoke": Shape(64, 2, 64, 8, 8, 2),
+}
+
+
+def _time(fn: Callable[[], object], rounds: int) -> float:
+    fn()  # warm-up
+    samples = []
+    for _ in range(rounds):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        samples.append(1000 * (time.perf_counter() - start))
+    return statistics.median(samples)
+
+
+def _peak(fn: Callable[[], object], device: torch.device) -> int | None:
+    if device.type != "cuda":
+        return None
+    torch.cuda.reset_peak_memory_stats(device)
+    base = torch.cuda.memory_allocated(device)
+    fn()
+    return int(torch.cuda.max_memory_allocated(device) - base)
+
+
+def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype) -> dict[str, object]:
+    torch.manual_seed(0)
+    latent = shape.px // 8
+    grid = image_grid(latent, latent)
+    images = grid[0] * grid[1]
+    head = shape.width // shape.heads
+    axes = (head // 8, head * 7 // 16, head - head // 8 - head * 7 // 16)
+    masks = torch.zeros(shape.regions, shape.px, shape.px)
+    for r in range(shape.regions):  # columns
+        masks[r, :, r * shape.px // shape.regions : (r + 1) * shape.px // shape.regions] = 1
+    built = time.perf_counter()
+    lengths = [shape.region_tokens] * shape.regions
+    mask = joint_mask(
+        patch_token_weights(masks, (latent, latent)), lengths, shape.own_tokens, has_fallback=False
+    )
+    mask = mask.to(device, dtype)[None, None]
+    build_ms = 1000 * (time.perf_counter() - built)
+    owner = Attend()
+    double = DoubleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
+    single = SingleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
+    text_plain, text_ext = shape.own_tokens, shape.own_tokens + sum(lengths)
+
+    def inputs(text: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        ids = torch.zeros(1, text + images, 3)
+        ids[0, text:, 1] = torch.arange(images).div(grid[1], rounding_mode="floor").float()
+        ids[0, text:, 2] = (torch.arange(images) % grid[1]).float()
+        pe = rope_table(ids, axes).to(device)
+        img = torch.randn(1, images, shape.width, device=device, dtype=dtype)
+        txt = torch.randn(1, text, shape.width, device=device, dtype=dtype)
+        vec = torch.randn(1, shape.width, device=device, dtype=dtype)
+        return img, txt, vec, pe
+
+    plain_in, ext_in = inputs(text_plain), inputs(text_ext)
+
+    def seq(args: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return torch.cat([args[1], args[0]], dim=1)
+
+    cases: dict[str, Callable[[], object]] = {
+        "double plain": lambda: double(*plain_in),
+        "double masked": lambda: double_forward(double, *ext_in, mask),
+        "double free": lambda: double(*ext_in),
+        "double base": lambda: (double_forward(double, *ext_in, mask), double(*ext_in)),
+        "single plain": lambda: single(seq(plain_in), plain_in[2], plain_in[3]),
+        "single masked": lambda: single_forward(single, seq(ext_in), ext_in[2], ext_in[3], mask),
+        "single free": lambda: single(seq(ext_in), ext_in[2], ext_in[3]),
+        "single base": lambda: (
+            single_forward(single, seq(ext_in), ext_in[2], ext_in[3], mask),
+            single(seq(ext_in), ext_in[2], ext_in[3]),
+        ),
+    }
+    with torch.no_grad():
+        ms = {name: _time(fn, rounds) for name, fn in cases.items()}
+        peak = {name: _peak(fn, device) for name, fn in cases.items()}
+    ratios = {
+        f"{kind} {v}/plain": ms[f"{kind} {v}"] / ms[f"{kind} plain"]
+        for kind in ("double", "single")
+        for v in ("masked", "free", "base")
+    }
+
+    def step(variant_double: str, variant_single: str, every_other: bool) -> float:
+        def blocks(kind: str, count: int, variant: str) -> float:
+            masked = (count + 1) // 2 if every_other else count
+            return masked * ms[f"{kind} {variant}"] + (count - masked) * ms[f"{kind} free"]
+
+        return blocks("double", shape.doubles, variant_double) + blocks(
+            "single", shape.singles, variant_single
+        )
+
+    plain_step = shape.doubles * ms["double plain"] + shape.singles * ms["single plain"]
+    steps = {
+        "step all masked/plain": step("masked", "masked", False) / plain_step,
+        "step every other/plain": step("masked", "masked", True) / plain_step,
+        "step all base/plain": step("base", "base", False) / plain_step,
+    }
+    memory = {}
+    if peak["double plain"]:
+        memory = {f"{k} peak/plain": (peak[k] or 0) / (peak[f"{k.split()[0]} plain"] or 1) for k in cases}
+    return {
+        "shape": asdict(shape),
+        "tokens": {"plain": text_plain + images, "regional": text_ext + images},
+        "mask_mb": mask.numel() * mask.element_size() / 2**20,
+        "mask_build_ms": build_ms,
+        "ms": ms,
+        "ratios": ratios,
+        "steps": steps,
+        "memory": memory,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
+    parser.add_argument("--json", help="also write the result here")
+    args = parser.parse_args()
+    result = measure(
+        PRESETS[args.preset], max(1, args.rounds), torch.device(args.device), getattr(torch, args.dtype)
+    )
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            handle.write(text)
+
+
+if __name__ == "__main__":
+    main()
