@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from lib_couple.attention.joint_attention import (
     JointControls,
     JointMaskCache,
+    attention_groups,
     for_backend,
+    grouped_attention,
     image_grid,
     joint_mask,
     pad_text,
@@ -194,3 +196,26 @@ def test_patch_token_weights_follow_padding_and_patchify():
     assert torch.allclose(weights.sum(0), torch.ones(20))
     with pytest.raises(CoupleError):
         patch_token_weights(torch.zeros(1, 16, 16), (2, 2))
+
+
+@pytest.mark.parametrize("mode", ["free", "region"])
+def test_grouped_attention_equals_the_dense_mask(mode):
+    torch.manual_seed(3)
+    masks = torch.zeros(2, 24, 48)
+    masks[0, :, :16] = 1
+    masks[1, :, 16:32] = 1  # the last third uncovered: the fallback's
+    weights, fallback = _weights(masks, (3, 6))
+    mask = joint_mask(weights, (2, 3), 4, has_fallback=fallback, image_attention=mode)
+    groups = attention_groups(mask)
+    assert groups is not None
+    assert len(groups.groups) <= 7
+    q, k, v = (torch.randn(2, 2, mask.shape[0], 8) for _ in range(3))
+    torch.testing.assert_close(grouped_attention(q, k, v, groups), _attend(q, k, v, mask))
+
+
+def test_weighted_masks_have_no_groups():
+    masks = torch.zeros(2, 16, 16)
+    masks[0] = 0.5
+    masks[1, :, :8] = 1.0
+    weights, fallback = _weights(masks, (2, 2))
+    assert attention_groups(joint_mask(weights, (1, 1), 1, has_fallback=fallback)) is None

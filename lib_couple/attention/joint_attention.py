@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
 from lib_couple.errors import CoupleError
 
@@ -192,3 +193,93 @@ class JointMaskCache:
 
     def __len__(self) -> int:
         return len(self._masks)
+
+
+@dataclass(frozen=True)
+class AttentionGroups:
+    """Query rows that share one set of allowed keys, each set attended without a mask.
+
+    Exact where the mask is 0 / -inf only (no weight bias): softmax over the allowed keys alone
+    equals softmax with the others at -inf. Attention work follows the allowed pairs, not L^2,
+    and every group may use a flash kernel."""
+
+    groups: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # (query rows, key columns)
+    length: int
+
+    def to(self, device: torch.device) -> AttentionGroups:
+        return AttentionGroups(tuple((r.to(device), c.to(device)) for r, c in self.groups), self.length)
+
+
+# More distinct rows than this and the dense mask is the better form.
+MAX_GROUPS = 64
+
+
+def attention_groups(mask: torch.Tensor) -> AttentionGroups | None:
+    """The mask as groups of rows with equal allowed keys; None where it carries a weight bias."""
+    allowed = torch.isfinite(mask)
+    if bool((mask[allowed] != 0).any()):
+        return None
+    probe = torch.rand(mask.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    signatures, inverse = torch.unique(allowed.double() @ probe, return_inverse=True)
+    if len(signatures) > MAX_GROUPS:
+        return None
+    groups = []
+    for index in range(len(signatures)):
+        rows = torch.nonzero(inverse == index).flatten()
+        groups.append((rows, torch.nonzero(allowed[rows[0]]).flatten()))
+    return AttentionGroups(tuple(groups), int(mask.shape[0]))
+
+
+def grouped_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, groups: AttentionGroups
+) -> torch.Tensor:
+    """Attention of `[B, H, L, D]` heads group by group: equal to SDPA with the groups' mask."""
+    out = q.new_empty(*q.shape[:-1], v.shape[-1])
+    for rows, keys in groups.groups:
+        out[:, :, rows] = F.scaled_dot_product_attention(q[:, :, rows], k[:, :, keys], v[:, :, keys])
+    return out
+
+
+MaskForm = torch.Tensor | AttentionGroups  # a dense additive [1, 1, L, L] mask, or groups
+
+
+def _attend_form(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, form: MaskForm) -> torch.Tensor:
+    if isinstance(form, AttentionGroups):
+        return grouped_attention(q, k, v, form)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=form.to(q.dtype))
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """A call's joint attention by batch rows: each set of rows (None: all) with its mask form."""
+
+    parts: tuple[tuple[torch.Tensor | None, MaskForm], ...]
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """`[B, H, L, D]` heads attended row set by row set."""
+        if len(self.parts) == 1 and self.parts[0][0] is None:
+            return _attend_form(q, k, v, self.parts[0][1])
+        out = q.new_empty(*q.shape[:-1], v.shape[-1])
+        for rows, form in self.parts:
+            out[rows] = _attend_form(q[rows], k[rows], v[rows], form)
+        return out
+
+
+def row_plan(
+    row_keys: Sequence[Hashable],
+    mask_of: Callable[[Hashable], torch.Tensor],
+    device: torch.device,
+    dtype: torch.dtype,
+    grouped: bool = True,
+) -> RowPlan:
+    """The plan of a batch whose row i uses the mask `mask_of(row_keys[i])`: groups where exact."""
+    distinct = list(dict.fromkeys(row_keys))
+    parts: list[tuple[torch.Tensor | None, MaskForm]] = []
+    for key in distinct:
+        rows = None
+        if len(distinct) > 1:
+            rows = torch.tensor([i for i, k in enumerate(row_keys) if k == key], device=device)
+        mask = mask_of(key)
+        groups = attention_groups(mask) if grouped else None
+        parts.append((rows, groups.to(device) if groups is not None else mask.to(device, dtype)[None, None]))
+    return RowPlan(tuple(parts))

@@ -28,14 +28,16 @@ from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.attention.joint_attention import (
     JointControls,
     JointMaskCache,
+    RowPlan,
     image_grid,
     joint_mask,
     pad_text,
     plain_mask,
+    row_plan,
 )
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.patchers import Patched
-from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper, SingleBlockWrapper
+from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper, JointMask, SingleBlockWrapper
 from lib_couple.memory.tensor_pool import TensorPool
 from lib_couple.token_masks import patch_token_weights
 
@@ -49,14 +51,14 @@ class _Call:
     """One model call's masks, read by the block patches (flux_blocks.MaskSource)."""
 
     couple: FluxCouple
-    masks: torch.Tensor  # [B or 1, 1, L, L] additive
-    free: torch.Tensor | None  # the unmasked blocks' mask where rows carry padding
+    masks: JointMask  # dense [B or 1, 1, L, L] additive (Neo) or a row plan (our forward)
+    free: JointMask | None  # the unmasked blocks' mask where rows carry padding
     text: int
 
-    def mask_for(self, index: int) -> torch.Tensor | None:
+    def mask_for(self, index: int) -> JointMask | None:
         return self.masks if self.couple.controls.masks_block(index) else self.free
 
-    def free_mask(self) -> torch.Tensor | None:
+    def free_mask(self) -> JointMask | None:
         return self.free
 
     def base_ratio(self, index: int) -> float:
@@ -83,12 +85,15 @@ class FluxCouple:
         self.controls = controls
         self.percent_to_sigma = percent_to_sigma
         self.cache = JointMaskCache()
+        self._plans: dict[tuple[object, ...], RowPlan] = {}
+        self.dense = False  # True where the host's blocks take the mask (Neo)
 
     def __deepcopy__(self, memo: dict[int, object]) -> FluxCouple:
         return self  # clone() deep-copies model_options: share the caches
 
     def clear(self) -> None:
         self.cache.clear()
+        self._plans.clear()
 
     def current(self) -> _Call | None:
         call = _CALL.get()
@@ -170,26 +175,37 @@ class FluxCouple:
         latent_hw = (int(x.shape[-2]), int(x.shape[-1]))
         grid = image_grid(*latent_hw)
         own = int(context.shape[1])
-        masks = self._stack(
-            ("rows", tuple(row_sets), latent_hw, own, padded, x.device, x.dtype),
-            lambda: [self._row_mask(s, latent_hw, own, padded) for s in row_sets],
-            x,
-        )
         images = grid[0] * grid[1]
 
-        def free_rows() -> list[torch.Tensor]:
-            rows = []
-            for s in row_sets:
-                text = own + (0 if s is None else texts[s].shape[1])
-                rows.append(pad_text(torch.zeros(text + images, text + images), text, own + padded))
-            return rows
+        def free_row(s: int | None) -> torch.Tensor:
+            text = own + (0 if s is None else texts[s].shape[1])
+            return pad_text(torch.zeros(text + images, text + images), text, own + padded)
 
-        free = None
-        if any(s is None or texts[s].shape[1] != padded for s in row_sets):
-            free = self._stack(
-                ("free", tuple(row_sets), latent_hw, own, padded, x.device, x.dtype), free_rows, x
-            )
+        def regional_row(s: int | None) -> torch.Tensor:
+            return self._row_mask(s, latent_hw, own, padded)
+
+        padding = any(s is None or texts[s].shape[1] != padded for s in row_sets)
+        key = (tuple(row_sets), latent_hw, own, padded, x.device, x.dtype)
+        if self.dense:  # Neo: its blocks take the mask itself
+            masks: JointMask = self._stack(("rows", *key), lambda: [regional_row(s) for s in row_sets], x)
+            free: JointMask | None = None
+            if padding:
+                free = self._stack(("free", *key), lambda: [free_row(s) for s in row_sets], x)
+        else:  # our forward: groups of rows where exact, else the dense mask
+            masks = self._plan(("plan", *key), row_sets, regional_row, x)
+            free = self._plan(("free plan", *key), row_sets, free_row, x) if padding else None
         return extended, _Call(self, masks, free, own + padded)
+
+    def _plan(
+        self,
+        key: tuple[object, ...],
+        row_sets: list[int | None],
+        mask_of: Callable[[int | None], torch.Tensor],
+        like: torch.Tensor,
+    ) -> RowPlan:
+        if key not in self._plans:
+            self._plans[key] = row_plan(row_sets, mask_of, like.device, like.dtype)  # type: ignore[arg-type]
+        return self._plans[key]
 
     def model_wrapper(self, inner: Callable[..., torch.Tensor] | None) -> Callable[..., torch.Tensor]:
         """The clone's `model_function_wrapper`, around the one that was there (if any)."""
@@ -239,7 +255,7 @@ class NeoBlockPatch:
         original = extra["original_block"]
         call = self.couple.current()
         mask = None if call is None else call.mask_for(self.index)
-        if call is None or mask is None or args.get("attn_mask") is not None:
+        if call is None or not isinstance(mask, torch.Tensor) or args.get("attn_mask") is not None:
             return dict(original(args))  # another mask (the host's own) is left as it is
         out = dict(original({**args, "attn_mask": mask}))
         ratio = call.base_ratio(self.index)
@@ -291,6 +307,7 @@ def patch(
     clone.set_model_unet_function_wrapper(couple.model_wrapper(options.get("model_function_wrapper")))
     blocks = [(b, False) for b in doubles] + [(b, True) for b in singles]
     if _takes_mask(blocks[0][0]):
+        couple.dense = True
         for index, (_, single) in enumerate(blocks):
             kind, number = ("single_block", index - len(doubles)) if single else ("double_block", index)
             clone.set_model_patch_replace(NeoBlockPatch(couple, index, single), "dit", kind, number)

@@ -16,16 +16,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib_couple.attention.joint_attention import RowPlan
+
+JointMask = torch.Tensor | RowPlan
+
 
 class MaskSource(Protocol):
     """What the wrappers read for the current model call (none: the block runs as it is)."""
 
-    def mask_for(self, index: int) -> torch.Tensor | None:
+    def mask_for(self, index: int) -> JointMask | None:
         """The mask of block `index` (doubles then singles): regional, or the unmasked one where
         rows carry padding; None where the plain block is exact."""
         ...
 
-    def free_mask(self) -> torch.Tensor | None:
+    def free_mask(self) -> JointMask | None:
         """The unmasked pass's mask (pads hidden), None where the plain block is exact."""
         ...
 
@@ -48,13 +52,17 @@ def apply_rope(q: torch.Tensor, k: torch.Tensor, pe: torch.Tensor) -> tuple[torc
 
 
 def masked_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pe: torch.Tensor, mask: torch.Tensor
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pe: torch.Tensor, mask: JointMask
 ) -> torch.Tensor:
-    """Joint attention of `[B, H, L, D]` heads with an additive mask: `[B, L, H*D]`.
+    """Joint attention of `[B, H, L, D]` heads with an additive mask or a row plan: `[B, L, H*D]`.
 
-    PyTorch's SDPA, which takes any mask on every device (flash kernels do not)."""
+    PyTorch's SDPA, which takes any mask on every device (flash kernels do not); groups of rows
+    with equal allowed keys attend without one."""
     q, k = apply_rope(q, k, pe)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
+    if isinstance(mask, RowPlan):
+        out = mask.attend(q, k, v)
+    else:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype))
     batch, heads, length, dim = out.shape
     return out.transpose(1, 2).reshape(batch, length, heads * dim)
 
@@ -78,7 +86,7 @@ def double_forward(
     txt: torch.Tensor,
     vec: torch.Tensor,
     pe: torch.Tensor,
-    mask: torch.Tensor,
+    mask: JointMask,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A Flux double-stream block (separate img / txt weights, one joint attention) with a mask."""
     heads = int(block.num_heads)
@@ -97,7 +105,7 @@ def double_forward(
 
 
 def single_forward(
-    block: Any, x: torch.Tensor, vec: torch.Tensor, pe: torch.Tensor, mask: torch.Tensor
+    block: Any, x: torch.Tensor, vec: torch.Tensor, pe: torch.Tensor, mask: JointMask
 ) -> torch.Tensor:
     """A Flux single-stream block (one fused linear for qkv and the MLP) with a mask."""
     heads, hidden = int(block.num_heads), int(block.hidden_size)
