@@ -5,7 +5,8 @@
 
 Variants per block (double and single), all in one run so the ratios share the machine's state:
 - plain: the block on the unregioned sequence `[own text ; image]`;
-- masked: the regional forward (lllyasviel Forge's wrapper path) on `[own ; R regions ; image]`;
+- masked: the regional forward with the dense additive mask on `[own ; R regions ; image]` (Neo's form);
+- grouped: the same with rows of equal allowed keys attended together, no mask (Forge's path);
 - free: the block itself on the extended sequence (an unmasked block of a regional call);
 - base: masked plus the unmasked pass blended in (base ratio > 0, instantX's extra pass).
 The whole step is the 19 double + 38 single blocks summed from the per-block times, for all blocks
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from lib_couple.attention.joint_attention import image_grid, joint_mask
+from lib_couple.attention.joint_attention import AttentionGroups, image_grid, joint_mask, row_plan
 from lib_couple.hosts.forge.patchers.flux_blocks import double_forward, single_forward
 from lib_couple.token_masks import patch_token_weights
 from tests.doubles.flux_model import Attend, DoubleStreamBlock, SingleStreamBlock, rope_table
@@ -49,18 +50,21 @@ PRESETS = {
 }
 
 
-def _time(fn: Callable[[], object], rounds: int) -> float:
-    fn()  # warm-up
-    samples = []
+def _times(cases: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median ms per case, the cases interleaved round by round so they share the machine's load."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for fn in cases.values():
+        fn()  # warm-up
     for _ in range(rounds):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        samples.append(1000 * (time.perf_counter() - start))
-    return statistics.median(samples)
+        for name, fn in cases.items():
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            fn()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            samples[name].append(1000 * (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def _peak(fn: Callable[[], object], device: torch.device) -> int | None:
@@ -84,11 +88,14 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
         masks[r, :, r * shape.px // shape.regions : (r + 1) * shape.px // shape.regions] = 1
     built = time.perf_counter()
     lengths = [shape.region_tokens] * shape.regions
-    mask = joint_mask(
+    dense = joint_mask(
         patch_token_weights(masks, (latent, latent)), lengths, shape.own_tokens, has_fallback=False
     )
-    mask = mask.to(device, dtype)[None, None]
+    mask = dense.to(device, dtype)[None, None]
     build_ms = 1000 * (time.perf_counter() - built)
+    plan = row_plan([0], lambda _: dense, device, dtype)
+    form = plan.parts[0][1]
+    groups = len(form.groups) if isinstance(form, AttentionGroups) else 0
     owner = Attend()
     double = DoubleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
     single = SingleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
@@ -112,10 +119,12 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
     cases: dict[str, Callable[[], object]] = {
         "double plain": lambda: double(*plain_in),
         "double masked": lambda: double_forward(double, *ext_in, mask),
+        "double grouped": lambda: double_forward(double, *ext_in, plan),
         "double free": lambda: double(*ext_in),
         "double base": lambda: (double_forward(double, *ext_in, mask), double(*ext_in)),
         "single plain": lambda: single(seq(plain_in), plain_in[2], plain_in[3]),
         "single masked": lambda: single_forward(single, seq(ext_in), ext_in[2], ext_in[3], mask),
+        "single grouped": lambda: single_forward(single, seq(ext_in), ext_in[2], ext_in[3], plan),
         "single free": lambda: single(seq(ext_in), ext_in[2], ext_in[3]),
         "single base": lambda: (
             single_forward(single, seq(ext_in), ext_in[2], ext_in[3], mask),
@@ -123,7 +132,7 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
         ),
     }
     with torch.no_grad():
-        ms = {name: _time(fn, rounds) for name, fn in cases.items()}
+        ms = _times(cases, rounds)
         peak = {name: _peak(fn, device) for name, fn in cases.items()}
     ratios = {
         f"{kind} {v}/plain": ms[f"{kind} {v}"] / ms[f"{kind} plain"]
@@ -142,6 +151,8 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
 
     plain_step = shape.doubles * ms["double plain"] + shape.singles * ms["single plain"]
     steps = {
+        "step all grouped/plain": step("grouped", "grouped", False) / plain_step,
+        "step every other grouped/plain": step("grouped", "grouped", True) / plain_step,
         "step all masked/plain": step("masked", "masked", False) / plain_step,
         "step every other/plain": step("masked", "masked", True) / plain_step,
         "step all base/plain": step("base", "base", False) / plain_step,
@@ -154,6 +165,7 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
         "tokens": {"plain": text_plain + images, "regional": text_ext + images},
         "mask_mb": mask.numel() * mask.element_size() / 2**20,
         "mask_build_ms": build_ms,
+        "groups": groups,
         "ms": ms,
         "ratios": ratios,
         "steps": steps,
