@@ -213,9 +213,15 @@ def test_grouped_attention_equals_the_dense_mask(mode):
     torch.testing.assert_close(grouped_attention(q, k, v, groups), _attend(q, k, v, mask))
 
 
-def test_weighted_masks_have_no_groups():
-    masks = torch.zeros(2, 16, 16)
-    masks[0] = 0.5
-    masks[1, :, :8] = 1.0
-    weights, fallback = _weights(masks, (2, 2))
-    assert attention_groups(joint_mask(weights, (1, 1), 1, has_fallback=fallback)) is None
+def test_weighted_masks_group_with_their_bias():
+    torch.manual_seed(4)
+    masks = torch.zeros(2, 24, 40)
+    masks[0] = 0.5  # a background line at half weight
+    masks[1, :, :20] = 1.0  # its edge falls inside a token column: a fractional weight there
+    weights, fallback = _weights(masks, (3, 3))
+    mask = joint_mask(weights, (2, 2), 2, has_fallback=fallback)
+    groups = attention_groups(mask)
+    assert groups is not None
+    assert any(bias is not None for _, _, bias in groups.groups)
+    q, k, v = (torch.randn(1, 2, mask.shape[0], 8) for _ in range(3))
+    torch.testing.assert_close(grouped_attention(q, k, v, groups), _attend(q, k, v, mask))

@@ -197,17 +197,24 @@ class JointMaskCache:
 
 @dataclass(frozen=True)
 class AttentionGroups:
-    """Query rows that share one set of allowed keys, each set attended without a mask.
+    """Query rows that share one mask row, each group attended over its allowed keys only.
 
-    Exact where the mask is 0 / -inf only (no weight bias): softmax over the allowed keys alone
-    equals softmax with the others at -inf. Attention work follows the allowed pairs, not L^2,
-    and every group may use a flash kernel."""
+    Exact: softmax over the allowed keys (with the row's weight bias, where it has one) equals
+    softmax with the others at -inf. Attention work follows the allowed pairs, not L^2, and a
+    group without a bias needs no mask at all (flash kernels apply)."""
 
-    groups: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # (query rows, key columns)
+    # (query rows, key columns, the bias over those keys or None where it is all 0)
+    groups: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None], ...]
     length: int
 
-    def to(self, device: torch.device) -> AttentionGroups:
-        return AttentionGroups(tuple((r.to(device), c.to(device)) for r, c in self.groups), self.length)
+    def to(self, device: torch.device, dtype: torch.dtype) -> AttentionGroups:
+        return AttentionGroups(
+            tuple(
+                (r.to(device), c.to(device), None if b is None else b.to(device, dtype))
+                for r, c, b in self.groups
+            ),
+            self.length,
+        )
 
 
 # More distinct rows than this and the dense mask is the better form.
@@ -215,18 +222,21 @@ MAX_GROUPS = 64
 
 
 def attention_groups(mask: torch.Tensor) -> AttentionGroups | None:
-    """The mask as groups of rows with equal allowed keys; None where it carries a weight bias."""
+    """The mask as groups of equal rows; None where it has more than MAX_GROUPS distinct rows."""
     allowed = torch.isfinite(mask)
-    if bool((mask[allowed] != 0).any()):
-        return None
-    probe = torch.rand(mask.shape[1], generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    signatures, inverse = torch.unique(allowed.double() @ probe, return_inverse=True)
-    if len(signatures) > MAX_GROUPS:
+    generator = torch.Generator().manual_seed(0)
+    probes = torch.rand(mask.shape[1], 2, generator=generator, dtype=torch.float64)
+    values = torch.where(allowed, mask.double(), torch.zeros((), dtype=torch.float64))
+    signature = torch.stack([allowed.double() @ probes[:, 0], values @ probes[:, 1]], dim=1)
+    distinct, inverse = torch.unique(signature, dim=0, return_inverse=True)
+    if len(distinct) > MAX_GROUPS:
         return None
     groups = []
-    for index in range(len(signatures)):
+    for index in range(len(distinct)):
         rows = torch.nonzero(inverse == index).flatten()
-        groups.append((rows, torch.nonzero(allowed[rows[0]]).flatten()))
+        keys = torch.nonzero(allowed[rows[0]]).flatten()
+        bias = mask[rows[0], keys]
+        groups.append((rows, keys, None if bool((bias == 0).all()) else bias))
     return AttentionGroups(tuple(groups), int(mask.shape[0]))
 
 
@@ -235,8 +245,13 @@ def grouped_attention(
 ) -> torch.Tensor:
     """Attention of `[B, H, L, D]` heads group by group: equal to SDPA with the groups' mask."""
     out = q.new_empty(*q.shape[:-1], v.shape[-1])
-    for rows, keys in groups.groups:
-        out[:, :, rows] = F.scaled_dot_product_attention(q[:, :, rows], k[:, :, keys], v[:, :, keys])
+    for rows, keys, bias in groups.groups:
+        out[:, :, rows] = F.scaled_dot_product_attention(
+            q[:, :, rows],
+            k[:, :, keys],
+            v[:, :, keys],
+            attn_mask=None if bias is None else bias.to(q.dtype)[None],
+        )
     return out
 
 
@@ -281,5 +296,7 @@ def row_plan(
             rows = torch.tensor([i for i, k in enumerate(row_keys) if k == key], device=device)
         mask = mask_of(key)
         groups = attention_groups(mask) if grouped else None
-        parts.append((rows, groups.to(device) if groups is not None else mask.to(device, dtype)[None, None]))
+        parts.append(
+            (rows, groups.to(device, dtype) if groups is not None else mask.to(device, dtype)[None, None])
+        )
     return RowPlan(tuple(parts))
