@@ -156,3 +156,17 @@ def test_the_patch_lives_on_the_clone_and_is_gone_afterwards():
     patched.clear()
     assert len(patched.unet.model_options["model_function_wrapper"].__closure__ or ()) > 0
     torch.testing.assert_close(unet.run(x, 1.0, context, y, [0]), unet.clone().run(x, 1.0, context, y, [0]))
+
+
+def test_region_negatives_make_uncond_rows_regional():
+    unet = make_flux(False)
+    x, context, y = _inputs()
+    positive = _halves(8, 12, (3, 4), seed=1)
+    negative = _halves(8, 12, (2, 3), seed=5)
+    with_negatives = RegionSet(positive.conds, positive.masks, negatives=negative.conds)
+    patched = _patch(unet, [with_negatives], [0], JointControls(steps=1.0)).unet
+    out = patched.run(torch.cat([x, x]), 1.0, torch.cat([context, context]), torch.cat([y, y]), [1, 0])
+    alone = _patch(unet, [negative], [0], JointControls(steps=1.0)).unet.run(x, 1.0, context, y, [0])
+    torch.testing.assert_close(out[:1], alone, atol=1e-4, rtol=1e-3)  # uncond: the negatives' regions
+    cond = _patch(unet, [positive], [0], JointControls(steps=1.0)).unet.run(x, 1.0, context, y, [0])
+    torch.testing.assert_close(out[1:], cond, atol=1e-4, rtol=1e-3)

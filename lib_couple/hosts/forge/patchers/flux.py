@@ -107,14 +107,27 @@ class FluxCouple:
         return share >= 1.0 or float(sigma.max()) >= float(self.percent_to_sigma(share))
 
     def _row_sets(self, cond_or_uncond: Sequence[int], size: int) -> list[int | None]:
+        """Each row's regions: set s for cond rows, -(s + 1) for uncond rows whose set has region
+        negatives (`RegionSet.uncond`), None for plain uncond rows."""
         if self.item_sets is not None and len(self.item_sets) != size:
             raise CoupleError(f"regions were planned for {len(self.item_sets)} images, the batch has {size}")
         sets = self.item_sets if self.item_sets is not None else [0] * size
-        return [s if kind == COND else None for kind in cond_or_uncond for s in sets]
+
+        def key(kind: int, s: int) -> int | None:
+            if kind == COND:
+                return s
+            return None if self.regions[s].uncond is None else -(s + 1)
+
+        return [key(kind, s) for kind in cond_or_uncond for s in sets]
+
+    def _set(self, key: int) -> RegionSet:
+        region_set = self.regions[key] if key >= 0 else self.regions[-key - 1].uncond
+        assert region_set is not None  # _row_sets gives negative keys only to sets with negatives
+        return region_set
 
     def _text(self, index: int, like: torch.Tensor) -> torch.Tensor:
         key = ("text", index, like.device, like.dtype)
-        conds = self.regions[index].conds
+        conds = self._set(index).conds
         return self.cache.get(key, lambda: torch.cat([c.to(like.device, like.dtype) for c in conds], dim=1))
 
     def _row_mask(self, index: int | None, latent_hw: tuple[int, int], own: int, padded: int) -> torch.Tensor:
@@ -124,7 +137,7 @@ class FluxCouple:
         def build() -> torch.Tensor:
             if index is None:
                 return plain_mask(own, own + padded, images)
-            region_set = self.regions[index]
+            region_set = self._set(index)
             weights = patch_token_weights(region_set.masks, latent_hw)
             lengths = [int(c.shape[1]) for c in region_set.conds]
             mask = joint_mask(
