@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import multihead_attention
-from lib_couple.attention.joint_attention import JointControls
+from lib_couple.attention.joint_attention import AttentionGroups, JointControls, RowPlan
+from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.patchers import flux
 from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper
 from tests.doubles.flux_model import make_flux
@@ -170,3 +171,30 @@ def test_region_negatives_make_uncond_rows_regional():
     torch.testing.assert_close(out[:1], alone, atol=1e-4, rtol=1e-3)  # uncond: the negatives' regions
     cond = _patch(unet, [positive], [0], JointControls(steps=1.0)).unet.run(x, 1.0, context, y, [0])
     torch.testing.assert_close(out[1:], cond, atol=1e-4, rtol=1e-3)
+
+
+def test_forge_path_attends_in_groups_and_neo_gets_the_dense_mask():
+    x, context, y = _inputs()
+    seen = {}
+    for neo in (False, True):
+        unet = make_flux(neo)
+        couple_patch = _patch(unet, [_halves(8, 12)], [0], JointControls(steps=1.0))
+        wrapper = couple_patch.unet.model_options["model_function_wrapper"]
+
+        def spy(apply_model, args, neo=neo, wrapper=wrapper):
+            def apply(*a, **k):
+                call = flux._CALL.get()
+                assert call is not None
+                seen[neo] = call.masks
+                return apply_model(*a, **k)
+
+            return wrapper(apply, args)
+
+        couple_patch.unet.model_options["model_function_wrapper"] = spy
+        couple_patch.unet.run(x, 1.0, context, y, [0])
+    plan = seen[False]
+    assert isinstance(plan, RowPlan)
+    assert isinstance(plan.parts[0][1], AttentionGroups)
+    assert isinstance(seen[True], torch.Tensor)
+    with pytest.raises(CoupleError):
+        _patch(make_flux(False), [_halves(8, 12)], [1], JointControls())

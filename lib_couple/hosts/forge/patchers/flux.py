@@ -80,6 +80,8 @@ class FluxCouple:
     ) -> None:
         if not regions:
             raise CoupleError("no region sets")
+        if item_sets is not None and any(not 0 <= i < len(regions) for i in item_sets):
+            raise CoupleError(f"item_sets {list(item_sets)} must index the {len(regions)} region sets")
         self.regions = list(regions)
         self.item_sets = list(item_sets) if item_sets is not None else None
         self.controls = controls
