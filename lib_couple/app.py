@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import html
 import json
 import random
 import tempfile
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from PIL import Image  # at run time: Gradio reads the handler's type hints
 
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.params import ARG_NAMES, params_from_args
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ MAX_SEED = 2**32 - 1
 # txt2img and the walk share one UNet (the couple patches it while sampling): one queue for both.
 MODEL_QUEUE = "demo_model"
 WALK_OUTPUT_DIR = Path(tempfile.gettempdir()) / "forge_couple_walks"
+OUTPUTS_DIR = Path(tempfile.gettempdir()) / "forge_couple_outputs"
 Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
 
@@ -88,15 +91,17 @@ def request_from_values(
     )
 
 
-GenerateHandler = Callable[..., tuple[list[Image.Image], str]]
+GenerateOutputs = tuple[list[str], str, str]  # (gallery files, parameters text, info HTML)
+GenerateHandler = Callable[..., GenerateOutputs]
 # The generation settings every tab sends first, in `request_from_values` order.
 SETTINGS_FIELDS = ("prompt", "negative", "width", "height", "steps", "cfg", "seed")
 
 
-def make_generate(model: LazyModel) -> GenerateHandler:
-    """The txt2img Generate handler: (images, parameters text); bad input becomes a message."""
+def make_generate(model: LazyModel, outputs: Path, controls: RunningControls) -> Callable[..., Any]:
+    """The txt2img Generate handler: (saved PNG, parameters text, info); bad input becomes a message."""
 
     def run(
+        control: StepControl,
         prompt: str,
         negative: str,
         width: float,
@@ -105,21 +110,22 @@ def make_generate(model: LazyModel) -> GenerateHandler:
         cfg: float,
         seed: float | None,
         *couple_values: object,
-    ) -> tuple[list[Image.Image], str]:
-        return _generate(
-            model, request_from_values(prompt, negative, width, height, steps, cfg, seed, couple_values)
-        )
+    ) -> GenerateOutputs:
+        request = request_from_values(prompt, negative, width, height, steps, cfg, seed, couple_values)
+        return _generate(model, request, control, outputs, "txt2img")
 
-    return _reporting(run)
+    from lib_couple.ui.run_control import controlled
+
+    return controlled(_reporting(run), controls)
 
 
-def make_img2img(model: LazyModel) -> GenerateHandler:
+def make_img2img(model: LazyModel, outputs: Path, controls: RunningControls) -> Callable[..., Any]:
     """The img2img Generate handler: the input image and strength, then txt2img's values."""
     txt2img_values = len(SETTINGS_FIELDS)
 
     def run(
-        init_image: Image.Image | None, strength: float, *values: object
-    ) -> tuple[list[Image.Image], str]:
+        control: StepControl, init_image: Image.Image | None, strength: float, *values: object
+    ) -> GenerateOutputs:
         if init_image is None:
             raise CoupleError("img2img needs an input image: upload one, or send one from txt2img")
         settings: dict[str, Any] = dict(zip(SETTINGS_FIELDS, values[:txt2img_values], strict=True))
@@ -129,9 +135,11 @@ def make_img2img(model: LazyModel) -> GenerateHandler:
             init_image=init_image,
             denoising_strength=strength,
         )
-        return _generate(model, request)
+        return _generate(model, request, control, outputs, "img2img")
 
-    return _reporting(run)
+    from lib_couple.ui.run_control import controlled
+
+    return controlled(_reporting(run), controls)
 
 
 def _reporting(run: GenerateHandler) -> GenerateHandler:
@@ -139,7 +147,7 @@ def _reporting(run: GenerateHandler) -> GenerateHandler:
     import gradio as gr
 
     @functools.wraps(run)
-    def reported(*values: object) -> tuple[list[Image.Image], str]:
+    def reported(*values: object) -> GenerateOutputs:
         try:
             return run(*values)
         except CoupleError as error:
@@ -148,20 +156,28 @@ def _reporting(run: GenerateHandler) -> GenerateHandler:
     return reported
 
 
-def _generate(model: LazyModel, request: GenerationRequest) -> tuple[list[Image.Image], str]:
+def _generate(
+    model: LazyModel, request: GenerationRequest, control: StepControl, outputs: Path, tab: str
+) -> GenerateOutputs:
     import gradio as gr
 
     from lib_couple.hosts.standalone import generate
+    from lib_couple.ui.outputs import save_image
+    from lib_couple.ui.run_control import generation_info
 
     request.regions()  # refuse bad regions before loading the model
     try:
         components = model.get()
     except OSError as error:
         raise gr.Error(f"the model could not be loaded: {error}") from None
-    result = generate(components, request, progress=False)
+    result = generate(components, request, progress=False, control=control)
+    if control.cancelled:  # nobody waits for it: keep nothing
+        return [], "", ""
     for note in result.notes:
         gr.Info(f"Forge Couple: {note}")
-    return [result.image], result.parameters
+    notes = [f"Interrupted after {control.steps_done} steps"] if result.interrupted else []
+    saved = save_image(outputs, tab, result.image, result.parameters, request.seed)
+    return [str(saved)], result.parameters, generation_info(saved, result.warnings, notes)
 
 
 @dataclass
@@ -178,7 +194,10 @@ class GenerationTab:
     couple: CoupleUI
     gallery: gr.Gallery
     parameters: gr.Textbox
+    info: gr.HTML
     generate: gr.Button
+    interrupt: gr.Button
+    skip: gr.Button
     init_image: gr.Image | None = None
     strength: gr.Slider | None = None
 
@@ -192,12 +211,13 @@ class GenerationTab:
         return [self.prompt, self.negative, self.width, self.height, self.steps, self.cfg, self.seed]
 
 
-def build_generation_tab(tab: str) -> GenerationTab:
+def build_generation_tab(tab: str, outputs: Path = OUTPUTS_DIR) -> GenerationTab:
     """txt2img's or img2img's page (inside the caller's `gr.Tab`): prompts, sizes, the couple,
     the gallery and the parameters line; img2img adds the input image and the strength."""
     import gradio as gr
 
     from lib_couple.ui import build_couple_ui
+    from lib_couple.ui.outputs import TAB_FOLDERS
 
     is_img2img = tab == "img2img"
     with gr.Row():
@@ -206,7 +226,11 @@ def build_generation_tab(tab: str) -> GenerationTab:
                 label="Prompt", lines=4, placeholder="one line per region", elem_id=f"{tab}_prompt"
             )
             negative = gr.Textbox(label="Negative prompt", lines=2, elem_id=f"{tab}_neg_prompt")
-        generate = gr.Button("Generate", variant="primary", scale=1, elem_id=f"{tab}_generate")
+        with gr.Column(scale=1, min_width=160):
+            generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
+            with gr.Row():  # as Forge: Interrupt and Skip beside Generate
+                interrupt = gr.Button("Interrupt", size="sm", min_width=60, elem_id=f"{tab}_interrupt")
+                skip = gr.Button("Skip", size="sm", min_width=60, elem_id=f"{tab}_skip")
     with gr.Row():
         with gr.Column():
             init_image = strength = None
@@ -229,7 +253,16 @@ def build_generation_tab(tab: str) -> GenerationTab:
             seed = gr.Number(1, label="Seed (-1: random)", precision=0, elem_id=f"{tab}_seed")
             couple = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i")
         with gr.Column():
-            gallery = gr.Gallery(label="Output", columns=1, elem_id=f"{tab}_gallery")
+            gallery = gr.Gallery(
+                label="Output",
+                columns=1,
+                object_fit="contain",  # the whole image, letterboxed
+                interactive=False,  # an output: no upload box
+                format="png",
+                height=512,
+                elem_id=f"{tab}_gallery",
+            )
+            info = gr.HTML(elem_id=f"html_log_{tab}")
             parameters = gr.Textbox(
                 label="Parameters",
                 lines=4,
@@ -237,6 +270,8 @@ def build_generation_tab(tab: str) -> GenerationTab:
                 show_copy_button=True,
                 elem_id=f"html_info_{tab}",
             )
+            folder = html.escape(str(outputs.resolve() / TAB_FOLDERS[tab]))
+            gr.HTML(f"<p>Images are saved as PNG with their parameters in <code>{folder}</code></p>")
     return GenerationTab(
         prompt,
         negative,
@@ -248,7 +283,10 @@ def build_generation_tab(tab: str) -> GenerationTab:
         couple,
         gallery,
         parameters,
+        info,
         generate,
+        interrupt,
+        skip,
         init_image,
         strength,
     )
@@ -288,10 +326,15 @@ def sent_to_img2img(
     return (image, *settings, int(values.get("Seed", 1)), *couple)
 
 
-def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = WALK_OUTPUT_DIR) -> gr.Blocks:
+def build_app(
+    model_loader: ModelLoader | None = None,
+    walk_output_dir: Path = WALK_OUTPUT_DIR,
+    outputs_dir: Path = OUTPUTS_DIR,
+) -> gr.Blocks:
     """The page; the model is loaded by `model_loader` (default: the demo model) when first needed.
 
-    Finished latent walks are saved under `walk_output_dir` (one numbered folder each)."""
+    Images are saved under `outputs_dir` in Forge's layout; finished latent walks under
+    `walk_output_dir` (one numbered folder each)."""
     import gradio as gr
 
     from lib_couple.hosts.walk_standalone import demo_explore_pad, demo_walk_frames, demo_walk_pad
@@ -306,37 +349,42 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     css = STYLE_FILE.read_text(encoding="utf-8") if STYLE_FILE.is_file() else None
     with gr.Blocks(title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css) as app:
         model = LazyModel(model_loader)
+        controls = RunningControls()  # what Interrupt and Skip reach
         # One generation at a time: the couple patches the shared UNet while it samples.
         queue = {"concurrency_limit": 1, "concurrency_id": MODEL_QUEUE}
         with gr.Tabs() as tabs:
             with gr.Tab("txt2img", id="txt2img", elem_id="tab_txt2img"):
-                txt2img = build_generation_tab("txt2img")
+                txt2img = build_generation_tab("txt2img", outputs_dir)
                 send = gr.Button("Send to img2img", size="sm", elem_id="txt2img_send_to_img2img")
             with gr.Tab("img2img", id="img2img", elem_id="tab_img2img"):
-                img2img = build_generation_tab("img2img")
+                img2img = build_generation_tab("img2img", outputs_dir)
             with gr.Tab("Latent Walk", id="walk", elem_id="tab_latent_walk"):
                 frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
                 build_walk_tab(
-                    demo_walk_frames(model.get, frames),
+                    demo_walk_frames(model.get, frames, controls),
                     walk_output_dir,
                     MODEL_QUEUE,
+                    on_stop=controls.interrupt,
                     open_pad=demo_walk_pad(model.get, frames),
                     open_explorer=demo_explore_pad(model.get, frames),
                 )
         txt2img.generate.click(
-            make_generate(model),
+            make_generate(model, outputs_dir, controls),
             inputs=[*txt2img.settings, *txt2img.couple.controls],
-            outputs=[txt2img.gallery, txt2img.parameters],
+            outputs=[txt2img.gallery, txt2img.parameters, txt2img.info],
             api_name="generate",
             **queue,
         )
         img2img.generate.click(
-            make_img2img(model),
+            make_img2img(model, outputs_dir, controls),
             inputs=[*img2img.image_inputs, *img2img.settings, *img2img.couple.controls],
-            outputs=[img2img.gallery, img2img.parameters],
+            outputs=[img2img.gallery, img2img.parameters, img2img.info],
             api_name="img2img",
             **queue,
         )
+        for tab in (txt2img, img2img):  # outside the queue: they must reach a running generation
+            tab.interrupt.click(controls.interrupt, queue=False, api_name=False)
+            tab.skip.click(controls.skip, queue=False, api_name=False)
         targets = list(img2img.couple.components)
         send.click(
             lambda gallery, parameters: sent_to_img2img(gallery, parameters, targets),
@@ -351,14 +399,24 @@ def build_app(model_loader: ModelLoader | None = None, walk_output_dir: Path = W
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, walk_output_dir: Path = WALK_OUTPUT_DIR) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    walk_output_dir: Path = WALK_OUTPUT_DIR,
+    outputs_dir: Path = OUTPUTS_DIR,
+) -> None:
     """Serve the app until interrupted."""
-    build_app(walk_output_dir=walk_output_dir).queue().launch(server_name=host, server_port=port)
+    app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir)
+    app.queue().launch(server_name=host, server_port=port)
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
     """The `serve` command, added to the command line's subcommands."""
-    command = subparsers.add_parser("serve", help="start the standalone web app (txt2img with Forge Couple)")
+    command = subparsers.add_parser(
+        "serve",
+        help="start the standalone web app (txt2img, img2img and Latent Walk with Forge Couple)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     command.add_argument("--host", default="127.0.0.1", help="address to listen on")
     command.add_argument("--port", type=int, default=7860, help="port to listen on")
     command.add_argument(
@@ -367,8 +425,14 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
         default=Path("out") / "latent-walk",
         help="folder for finished latent walks (frames, walk.json, video; one numbered folder each)",
     )
+    command.add_argument(
+        "--outputs",
+        type=Path,
+        default=Path("outputs"),
+        help="folder for the images, as Forge lays it out: txt2img-images/YYYY-MM-DD/NNNNN-SEED.png",
+    )
     return command
 
 
 def run_serve(args: argparse.Namespace) -> None:
-    serve(host=args.host, port=args.port, walk_output_dir=args.walk_output)
+    serve(host=args.host, port=args.port, walk_output_dir=args.walk_output, outputs_dir=args.outputs)

@@ -13,6 +13,8 @@ from lib_couple.demo.model import DemoComponents
 
 # (latents [2B, C, h, w], timestep [], context [2B, T, D]) -> v-prediction [2B, C, h, w]
 VPredictor = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (steps done, steps to run) -> stop now? Called before the first step and after each.
+StepCallback = Callable[[int, int], bool]
 
 
 def trailing_timesteps(num_train_timesteps: int, steps: int) -> list[int]:
@@ -93,12 +95,14 @@ def sample(
     latents: torch.Tensor | None = None,
     init_latents: torch.Tensor | None = None,
     strength: float = 1.0,
+    on_step: StepCallback | None = None,
 ) -> torch.Tensor:
     """Normalised latents [B, 4, height/8, width/8] for `cond` [B, T, D]; decode with `decode_latents`.
 
     Each step calls the model once on the batch [uncond, cond] (uncond [1 or B, T, D] is broadcast).
     With `init_latents` (img2img) the noise is added to them at the step `strength` starts from,
-    and only the remaining steps run.
+    and only the remaining steps run. `on_step` answering True ends the sampling there (Interrupt,
+    Skip, a cancelled request): the latents of the steps done so far come back.
     """
     unet = components.unet
     batch = cond.shape[0]
@@ -122,10 +126,15 @@ def sample(
         if start == steps:
             return init
         latents = noised(init, latents, alphas, timesteps[start])
+    total = steps - start
+    if on_step is not None and on_step(0, total):
+        return latents
     for index in tqdm(range(start, steps), desc="demo sampling", disable=not progress):
         t = timesteps[index]
         v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
         uncond_v, cond_v = v.chunk(2)
         alpha_prev = alphas[timesteps[index + 1]] if index + 1 < steps else 1.0
         latents = ddim_step_v(latents, guided(uncond_v, cond_v, cfg), alphas[t], alpha_prev)
+        if on_step is not None and on_step(index + 1 - start, total):
+            break
     return latents

@@ -19,6 +19,9 @@ from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, samp
 from lib_couple.demo.model import encode_images
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
+from lib_couple.hosts.model_lock import holding
+from lib_couple.hosts.notices import collected_warnings
+from lib_couple.hosts.progress import StepControl
 from lib_couple.infotext import format_parameters, to_infotext
 from lib_couple.memory.attention_cache import cache_key
 from lib_couple.memory.manager import get_memory_manager
@@ -72,6 +75,8 @@ class GenerationResult:
     image: Image.Image
     parameters: str
     notes: tuple[str, ...] = ()  # what the user should know: whether negatives went per region
+    warnings: tuple[str, ...] = ()  # what the engine warned of (uncovered area, ...), for the page
+    interrupted: bool = False  # Interrupt or a cancel ended the sampling early
 
 
 def negative_lines(request: GenerationRequest, plan: RegionPlan) -> tuple[list[str] | None, tuple[str, ...]]:
@@ -112,8 +117,26 @@ def image_latents(model: DemoComponents, image: Image.Image, width: int, height:
         return encode_images(model, pixels)
 
 
-def generate(model: DemoComponents, request: GenerationRequest, *, progress: bool = True) -> GenerationResult:
-    """One image; with the couple enabled each prompt line drives its region."""
+def generate(
+    model: DemoComponents,
+    request: GenerationRequest,
+    *,
+    progress: bool = True,
+    control: StepControl | None = None,
+) -> GenerationResult:
+    """One image; with the couple enabled each prompt line drives its region.
+
+    `control` sees every step and can end the sampling (the image of the steps done is kept)."""
+    with collected_warnings() as warned:
+        result = _generate(model, request, progress, control)
+    return GenerationResult(
+        result.image, result.parameters, result.notes, tuple(warned), interrupted=result.interrupted
+    )
+
+
+def _generate(
+    model: DemoComponents, request: GenerationRequest, progress: bool, control: StepControl | None
+) -> GenerationResult:
     plan = request.regions()
     manager = get_memory_manager()
     # Entries are keyed by the encoder's id: tracking it drops them when it is collected.
@@ -145,11 +168,12 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
             progress=progress,
             init_latents=init,
             strength=request.denoising_strength,
+            on_step=None if control is None else control.on_step,
         )
 
     notes: tuple[str, ...] = ()
     if plan is None:
-        with manager.generation():
+        with holding(model.unet), manager.generation():
             latents = run()
     else:
         encoded = encode(list(plan.prompts))
@@ -163,6 +187,8 @@ def generate(model: DemoComponents, request: GenerationRequest, *, progress: boo
             cond_or_uncond=[UNCOND, COND],
             negatives=negatives,
         )
-        with manager.generation(), couple.applied(model.unet):
+        with holding(model.unet), manager.generation(), couple.applied(model.unet):
             latents = run()
-    return GenerationResult(to_pil(decode_latents(model, latents)), parameters_text(request), notes)
+    interrupted = control is not None and control.interrupted
+    image = to_pil(decode_latents(model, latents))
+    return GenerationResult(image, parameters_text(request), notes, interrupted=interrupted)

@@ -9,6 +9,8 @@ from PIL import Image
 
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
+from lib_couple.hosts.model_lock import holding
+from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.hosts.standalone import to_pil
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
@@ -20,6 +22,7 @@ from lib_couple.walk.plan import WalkPlan, WalkSettings
 __all__ = [
     "DemoExplorePad",
     "DemoWalkPad",
+    "FrameInterruptedError",
     "WalkSettings",
     "demo_explore_pad",
     "demo_explorer",
@@ -52,14 +55,21 @@ def _latents_at(
     return cond, noise, frame_key(cond, noise, vars(settings))
 
 
+class FrameInterruptedError(Exception):
+    """The frame's sampling was interrupted: there is no frame (and nothing is cached)."""
+
+
 def render_frame(
     model: DemoComponents,
     explorer: LatentSpaceExplorer,
     position: float,
     settings: WalkSettings,
     cache: FrameCache,
+    control: StepControl | None = None,
 ) -> Image.Image:
-    """The frame at a walk position; a frame rendered before comes from the cache, unsampled."""
+    """The frame at a walk position; a frame rendered before comes from the cache, unsampled.
+
+    `control` sees every step; once it stops the sampling, FrameInterruptedError is raised."""
     cond, noise, key = _latents_at(explorer, position, settings)
     return render_conditioned(model, cond, noise, key, settings, cache)
 
@@ -75,21 +85,35 @@ def render_conditioned(
     """The frame of a conditioning and a starting noise, cached under `key`."""
 
     def render() -> Image.Image:
-        latents = sample(
-            model,
-            cond,
-            encode_prompts(model, [settings.negative]),
-            height=settings.height,
-            width=settings.width,
-            steps=settings.steps,
-            cfg=settings.cfg,
-            seed=0,
-            progress=False,
-            latents=noise,
-        )
+        with holding(model.unet):
+            latents = _sample(model, cond, noise, settings, control)
+        if control is not None and (control.interrupted or control.skipped):
+            raise FrameInterruptedError(f"the frame at {position:.3f} was interrupted")
         return to_pil(decode_latents(model, latents))
 
     return cache.get_or_render(key, render)
+
+
+def _sample(
+    model: DemoComponents,
+    cond: torch.Tensor,
+    noise: torch.Tensor,
+    settings: WalkSettings,
+    control: StepControl | None,
+) -> torch.Tensor:
+    return sample(
+        model,
+        cond,
+        encode_prompts(model, [settings.negative]),
+        height=settings.height,
+        width=settings.width,
+        steps=settings.steps,
+        cfg=settings.cfg,
+        seed=0,
+        progress=False,
+        latents=noise,
+        on_step=None if control is None else control.on_step,
+    )
 
 
 def render_walk(
@@ -169,14 +193,23 @@ def demo_explore_pad(
 
 
 def demo_walk_frames(
-    model: Callable[[], DemoComponents], cache: FrameCache
+    model: Callable[[], DemoComponents], cache: FrameCache, controls: RunningControls | None = None
 ) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
-    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`."""
+    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`.
+
+    With `controls`, the walk is one of them: their interrupt stops the frame being sampled
+    within a step, and the walk ends there."""
 
     def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
         components = model()
         explorer = demo_explorer(components, plan.keyframes(), plan.method)
-        for position in plan.positions():
-            yield render_frame(components, explorer, position, settings, cache)
+        control = StepControl()
+        running = RunningControls() if controls is None else controls
+        with running.running(control):
+            for position in plan.positions():
+                try:
+                    yield render_frame(components, explorer, position, settings, cache, control)
+                except FrameInterruptedError:
+                    return
 
     return frames

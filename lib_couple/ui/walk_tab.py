@@ -10,6 +10,7 @@ A finished walk is saved as `output_dir/NNNNN/` (frames, walk.json, video).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ import gradio as gr
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.progress import eta_seconds
 from lib_couple.ui.explore_pad import ExploreOpener, build_explore_pad
 from lib_couple.ui.walk_pad import PadOpener, build_walk_pad
 from lib_couple.walk.easing import EASINGS
@@ -93,6 +95,12 @@ def settings_from_values(
     return WalkSettings(int(width), int(height), int(steps), float(cfg), negative, sampler or None)
 
 
+def frame_progress(done: int, total: int, elapsed: float) -> str:
+    """`3 / 17 frames, ETA 12 s` (the rate so far; frames from the cache count as made)."""
+    eta = eta_seconds(done, total, elapsed)
+    return f"{done} / {total} frames" + ("" if eta is None or done == total else f", ETA {eta:.0f} s")
+
+
 def make_walk_handler(
     render: WalkRenderer, output_dir: Path, stop: threading.Event | None = None
 ) -> Callable[..., Iterator[WalkUpdate]]:
@@ -128,12 +136,14 @@ def make_walk_handler(
         total = len(plan.positions())
         made: list[Image.Image] = []
         stopping.clear()
+        started = time.monotonic()
+        yield [], f"0 / {total} frames", None  # at once: the page shows the walk has started
         try:
             for frame in render(plan, settings):
                 if stopping.is_set():
                     break
                 made.append(frame)
-                yield list(made), f"{len(made)} / {total} frames", None
+                yield list(made), frame_progress(len(made), total, time.monotonic() - started), None
         except CoupleError as error:
             raise gr.Error(str(error)) from None
         if len(made) < total:  # stopped (Stop, or the host's interrupt): nothing to save

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,23 +35,54 @@ def loads(tmp_path_factory: pytest.TempPathFactory) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory, loads: list[int]) -> Iterator[Client]:
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outputs")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory, loads: list[int], outputs: Path) -> Iterator[Client]:
     directory = write_untrained_weights(tmp_path_factory.mktemp("weights"))
 
     def loader() -> DemoComponents:
         loads.append(1)
         return load_demo_pipeline(weights_dir=directory)
 
-    with serving_app(loader) as url:
+    with serving_app(loader, outputs) as url:
         yield Client(url, verbose=False)
 
 
-def call(client: Client, prompt: str, couple: CoupleParams, seed: int = 3) -> tuple[Any, str]:
+def couple_args(couple: CoupleParams) -> list[Any]:
     values = dict(zip(ARG_NAMES, params_to_args(couple), strict=True))
     values["mapping"] = json.dumps(values["mapping"])  # the page's argument is JSON text
-    couple_args = [values[name] for name in PAGE_ARGS]
-    gallery, parameters = client.predict(prompt, "", 64, 64, 2, 5.0, seed, *couple_args, api_name="/generate")
+    return [values[name] for name in PAGE_ARGS]
+
+
+def call(client: Client, prompt: str, couple: CoupleParams, seed: int = 3) -> tuple[Any, str]:
+    gallery, parameters, _ = client.predict(
+        prompt, "", 64, 64, 2, 5.0, seed, *couple_args(couple), api_name="/generate"
+    )
     return gallery, parameters
+
+
+def test_each_image_is_saved_as_a_png_with_its_parameters_in_forges_layout(
+    client: Client, outputs: Path
+) -> None:
+    couple = CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 0.5, 0, 1, 1], [0.5, 0.9, 0, 1, 1]])
+    gallery, parameters, info = client.predict(
+        "a red circle\na blue square", "", 64, 64, 2, 5.0, 41, *couple_args(couple), api_name="/generate"
+    )
+    day = outputs / "txt2img-images" / datetime.date.today().isoformat()
+    saved = sorted(day.glob("*-41.png"))
+    assert len(saved) == 1
+    assert saved[0].name[:5].isdigit()
+    with Image.open(saved[0]) as image:
+        assert image.format == "PNG"
+        assert image.info["parameters"] == parameters
+    with Image.open(gallery[0]["image"]) as served:  # the gallery gets the PNG itself, not a WebP
+        assert served.format == "PNG"
+        assert served.info["parameters"] == parameters
+    assert str(saved[0]) in info
+    assert "covered by no region" in info  # the warning is shown under the image
 
 
 def test_generation_writes_the_couple_keys(client: Client, loads: list[int]) -> None:
@@ -137,15 +169,19 @@ def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> N
 
 
 def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[tuple[str, int, Path]] = []
+    served: list[tuple[str, int, Path, Path]] = []
     monkeypatch.setattr(
-        app_module, "serve", lambda host, port, walk_output_dir: served.append((host, port, walk_output_dir))
+        app_module,
+        "serve",
+        lambda host, port, walk_output_dir, outputs_dir: served.append(
+            (host, port, walk_output_dir, outputs_dir)
+        ),
     )
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command")
     app_module.add_serve_parser(commands)
-    app_module.run_serve(parser.parse_args(["serve", "--port", "7999"]))
-    assert served == [("127.0.0.1", 7999, Path("out") / "latent-walk")]
+    app_module.run_serve(parser.parse_args(["serve", "--port", "7999", "--outputs", "mine"]))
+    assert served == [("127.0.0.1", 7999, Path("out") / "latent-walk", Path("mine"))]
 
 
 def test_img2img_answers_with_the_couple_and_the_strength(client: Client, tmp_path: Path) -> None:
@@ -155,10 +191,11 @@ def test_img2img_answers_with_the_couple_and_the_strength(client: Client, tmp_pa
     values = dict(zip(ARG_NAMES, params_to_args(couple), strict=True))
     values["mapping"] = json.dumps(values["mapping"])
     args = [values[name] for name in ARG_NAMES]  # img2img has the tile controls too
-    gallery, parameters = client.predict(
+    gallery, parameters, _ = client.predict(
         handle_file(str(source)), 0.5, "sky\nsea", "", 64, 64, 2, 5.0, 4, *args, api_name="/img2img"
     )
     assert len(gallery) == 1
+    assert Path(gallery[0]["image"]).name.endswith("-4.png")
     _, _, params = parse_parameters(parameters)
     assert params["Denoising strength"] == "0.5"
     assert from_infotext(params)["mapping"] == couple.mapping

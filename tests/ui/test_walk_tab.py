@@ -58,7 +58,10 @@ def test_frames_stream_then_the_video_holds_them_all(tmp_path: Path) -> None:
     assert (settings.width, settings.steps) == (64, 2)
     expected = len(plan.positions())  # 3 frames a transition and the last keyframe
     assert expected == 4
-    assert [len(frames) for frames, _, _ in updates] == [1, 2, 3, 4, 4]
+    assert [len(frames) for frames, _, _ in updates] == [0, 1, 2, 3, 4, 4]
+    assert updates[0][1] == "0 / 4 frames"  # before the first frame: the walk has started
+    assert updates[1][1].startswith("1 / 4 frames, ETA ")
+    assert updates[4][1] == "4 / 4 frames"
     assert all(video is None for _, _, video in updates[:-1])
     video = updates[-1][2]
     assert video is not None
