@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,34 @@ def test_send_to_img2img_carries_the_image_settings_and_mapping() -> None:
     assert isinstance(tile_h, dict)  # not in the parameters: left unchanged (a gr.update)
     with pytest.raises(gr.Error, match="generate an image first"):
         app_module.sent_to_img2img([], "", targets)
+
+
+def test_progress_shows_per_step_and_a_cancel_stops_the_sampler(
+    client: Client, outputs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lib_couple.demo import sampling
+
+    steps: list[float] = []
+    step = sampling.ddim_step_v
+
+    def slow_step(*args: Any) -> Any:
+        steps.append(time.monotonic())
+        time.sleep(0.02)
+        return step(*args)
+
+    monkeypatch.setattr(sampling, "ddim_step_v", slow_step)
+    job = client.submit("a", "", 64, 64, 150, 5.0, 77, *couple_args(CoupleParams()), api_name="/generate")
+    deadline = time.monotonic() + 30
+    while not job.status().progress_data and time.monotonic() < deadline:
+        time.sleep(0.02)
+    progress = job.status().progress_data
+    assert progress
+    assert progress[0].unit == "steps"
+    assert progress[0].length == 150
+    assert progress[0].desc.startswith("step ")
+    job.cancel()
+    time.sleep(0.5)
+    made = len(steps)
+    time.sleep(1.0)
+    assert len(steps) == made < 150  # the worker stopped, within a step of the cancel
+    assert not list(outputs.rglob("*-77.png"))  # and kept nothing
