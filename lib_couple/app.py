@@ -417,6 +417,8 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
         help="start the standalone web app (txt2img, img2img and Latent Walk with Forge Couple)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    from lib_couple.hosts.threads import add_threads_argument
+
     command.add_argument("--host", default="127.0.0.1", help="address to listen on")
     command.add_argument("--port", type=int, default=7860, help="port to listen on")
     command.add_argument(
@@ -431,6 +433,7 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
         default=Path("outputs"),
         help="folder for the images, as Forge lays it out: txt2img-images/YYYY-MM-DD/NNNNN-SEED.png",
     )
+    add_threads_argument(command)
     return command
 
 

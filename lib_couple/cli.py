@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,9 @@ from typing import NoReturn
 
 from lib_couple.app import add_serve_parser, run_serve
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.threads import add_threads_argument, apply_threads
 from lib_couple.params import CoupleParams, params_from_args
+from lib_couple.walk.easing import EASINGS
 
 EXIT_USAGE = 2
 
@@ -33,7 +36,10 @@ def _positive_int(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m lib_couple", description="Forge Couple: regional prompting.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    gen = commands.add_parser("generate", help="generate one image with regional prompts")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    gen = commands.add_parser(
+        "generate", help="generate one image with regional prompts", formatter_class=defaults
+    )
     gen.add_argument("--prompt", required=True, help=r"region lines, separated by newlines or a literal \n")
     gen.add_argument(
         "--negative",
@@ -48,41 +54,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument("--mask-weights", nargs="+", type=float, default=[], help="Mask mode: a weight per mask")
     gen.add_argument("--background", choices=("first", "last", "none"), default="none", help="global line")
-    gen.add_argument("--background-weight", type=float, default=0.5)
+    gen.add_argument("--background-weight", type=float, default=0.5, help="weight of the global line")
     gen.add_argument("--separator", default="", help=r"region separator (default: newline; \n allowed)")
     gen.add_argument("--strict", action="store_true", help="refuse pixels that no region covers")
     gen.add_argument(
         "--region-negatives", action="store_true", help="each --negative line is its region's negative prompt"
     )
     gen.add_argument("--no-couple", action="store_true", help="plain generation with the same prompt")
-    gen.add_argument("--width", type=_positive_int, default=256)
-    gen.add_argument("--height", type=_positive_int, default=256)
-    gen.add_argument("--steps", type=_positive_int, default=20)
-    gen.add_argument("--cfg", type=float, default=5.0)
-    gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--out", type=Path, default=Path("out.png"))
+    gen.add_argument("--width", type=_positive_int, default=256, help="a multiple of 8")
+    gen.add_argument("--height", type=_positive_int, default=256, help="a multiple of 8")
+    gen.add_argument("--steps", type=_positive_int, default=20, help="sampling steps")
+    gen.add_argument("--cfg", type=float, default=5.0, help="CFG scale")
+    gen.add_argument("--seed", type=int, default=1, help="noise seed")
+    gen.add_argument("--out", type=Path, default=Path("out.png"), help="the PNG, with its parameters")
     gen.add_argument(
         "--checkpoint", type=Path, help="an SD1.5 or SDXL .safetensors file instead of the demo model"
     )
     gen.add_argument(
         "--config", type=Path, help="with --checkpoint: folder of the base model's diffusers configs"
     )
+    add_threads_argument(gen)
     add_serve_parser(commands)
-    walk = commands.add_parser("walk", help="a latent walk between prompts and seeds, as a video")
+    walk = commands.add_parser(
+        "walk",
+        help="a latent walk between prompts and seeds, as a video (on the demo model)",
+        formatter_class=defaults,
+    )
     walk.add_argument("--keyframes", nargs="+", required=True, help="two or more prompts")
     walk.add_argument("--seeds", nargs="+", type=int, default=[], help="a seed per keyframe (default: all 1)")
-    walk.add_argument("--frames", type=_positive_int, default=8, help="frames per transition")
     walk.add_argument(
-        "--easing", default="linear", help="linear, cosine, cubic, ... (see lib_couple.walk.easing)"
+        "--frames",
+        type=_positive_int,
+        default=8,
+        help="frames per transition, from one keyframe up to the next; the video has "
+        "(keyframes - 1) x frames + 1 frames, the last keyframe included",
     )
-    walk.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
-    walk.add_argument("--width", type=_positive_int, default=256)
-    walk.add_argument("--height", type=_positive_int, default=256)
-    walk.add_argument("--steps", type=_positive_int, default=20)
-    walk.add_argument("--cfg", type=float, default=5.0)
-    walk.add_argument("--negative", default="")
-    walk.add_argument("--fps", type=float, default=8.0)
-    walk.add_argument("--out", type=Path, default=Path("walk.mp4"), help=".mp4, .webm or .gif")
+    walk.add_argument("--easing", default="linear", help=f"one of {', '.join(sorted(EASINGS))}")
+    walk.add_argument("--method", choices=("slerp", "lerp"), default="slerp", help="interpolation")
+    walk.add_argument("--width", type=_positive_int, default=256, help="a multiple of 8")
+    walk.add_argument("--height", type=_positive_int, default=256, help="a multiple of 8")
+    walk.add_argument("--steps", type=_positive_int, default=20, help="sampling steps per frame")
+    walk.add_argument("--cfg", type=float, default=5.0, help="CFG scale")
+    walk.add_argument("--negative", default="", help="negative prompt")
+    walk.add_argument("--fps", type=float, default=8.0, help="video frames per second")
+    walk.add_argument(
+        "--out",
+        type=Path,
+        default=Path("walk.mp4"),
+        help=".mp4, .webm or .gif; the walk's record goes beside it as <name>.json (walk.mp4.json)",
+    )
+    add_threads_argument(walk)
     return parser
 
 
@@ -176,6 +197,7 @@ def run_walk(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from lib_couple.walk.frame_cache import FrameCache
+    from lib_couple.walk.output import walk_record
     from lib_couple.walk.plan import WalkPlan
     from lib_couple.walk.video import FORMATS, export_video
 
@@ -203,8 +225,15 @@ def run_walk(args: argparse.Namespace) -> None:
         frames = render_walk(model, explorer, positions, settings, FrameCache(), lambda _, __: bar.update())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_video(frames, args.out, fps=args.fps)
-    args.out.with_suffix(".json").write_text(explorer.to_json())
-    print(f"wrote {args.out} ({len(frames)} frames) and {args.out.with_suffix('.json')}", file=sys.stderr)
+    record = walk_record_path(args.out)
+    record.write_text(json.dumps(walk_record(plan, settings, positions), indent=2), encoding="utf-8")
+    print(f"wrote {args.out} ({len(frames)} frames) and {record}", file=sys.stderr)
+
+
+def walk_record_path(video: Path) -> Path:
+    """The walk record of a video, named after it: `walk.mp4` -> `walk.mp4.json`, so a `.gif` and
+    an `.mp4` of two walks in one folder keep a record each."""
+    return video.with_name(video.name + ".json")
 
 
 def png_parameters(text: str) -> object:
@@ -220,6 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="[Forge Couple] %(levelname)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "threads", None) is not None:
+        apply_threads(args.threads)
     try:
         if args.command == "generate":
             run_generate(args)

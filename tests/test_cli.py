@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lib_couple.cli import EXIT_USAGE, build_parser, couple_params, main
+from lib_couple.walk.output import plan_from_record
 from lib_couple.walk.video import count_frames
 
 
@@ -97,6 +98,32 @@ def test_walk_writes_a_video_of_every_frame_and_its_walk_json(
     argv += ["--width", "64", "--height", "64", "--out", str(out)]
     assert main(argv) == 0
     assert count_frames(out) == 3  # two a transition and the last keyframe
-    record = json.loads(out.with_suffix(".json").read_text())
-    assert [k["prompt"] for k in record["keyframes"]] == keyframes
-    assert f"wrote {out} (3 frames)" in capsys.readouterr().err
+    record_path = out.with_name(out.name + ".json")  # walk.mp4.json: a .gif beside keeps its own
+    record = json.loads(record_path.read_text())
+    plan, settings = plan_from_record(record)  # the app's walk.json shape: it renders the walk again
+    assert list(plan.prompts) == keyframes
+    assert (plan.frames, settings.width, settings.height, settings.steps) == (2, 64, 64, 2)
+    assert len(record["positions"]) == 3
+    assert f"wrote {out} (3 frames) and {record_path}" in capsys.readouterr().err
+
+
+def test_help_shows_the_defaults_and_the_real_easings(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("generate", "walk", "serve"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--threads" in text
+        assert "(default: 1)" in text
+    with pytest.raises(SystemExit):
+        main(["walk", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "ease_in_out_cosine" in text
+    assert "(keyframes - 1) x frames + 1 frames" in text
+    assert "(default: 8)" in text
+
+
+def test_threads_out_of_range_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--prompt", "a\\nb", "--threads", "0"])
+    assert exit_.value.code == EXIT_USAGE
+    assert "--threads: must be from 1 to 256, got 0" in capsys.readouterr().err
