@@ -216,6 +216,7 @@ def build_generation_tab(tab: str, outputs: Path = OUTPUTS_DIR) -> GenerationTab
     the gallery and the parameters line; img2img adds the input image and the strength."""
     import gradio as gr
 
+    from lib_couple.demo.tokenizer import VOCABULARY_HINT
     from lib_couple.ui import build_couple_ui
     from lib_couple.ui.outputs import TAB_FOLDERS
 
@@ -226,6 +227,7 @@ def build_generation_tab(tab: str, outputs: Path = OUTPUTS_DIR) -> GenerationTab
                 label="Prompt", lines=4, placeholder="one line per region", elem_id=f"{tab}_prompt"
             )
             negative = gr.Textbox(label="Negative prompt", lines=2, elem_id=f"{tab}_neg_prompt")
+            gr.Markdown(VOCABULARY_HINT, elem_id=f"{tab}_vocabulary")
         with gr.Column(scale=1, min_width=160):
             generate = gr.Button("Generate", variant="primary", elem_id=f"{tab}_generate")
             with gr.Row():  # as Forge: Interrupt and Skip beside Generate

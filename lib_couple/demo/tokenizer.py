@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
 from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
-from lib_couple.demo.shapes import VOCABULARY
+from lib_couple.demo.shapes import COLOURS, FILLER_WORDS, SHAPES, VOCABULARY
 
 CONTEXT_LENGTH = 77
 BOS = "<|startoftext|>"
@@ -39,3 +41,26 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
         pad_token=EOS,
         model_max_length=CONTEXT_LENGTH,
     )
+
+
+_WORD = re.compile(r"\w+")
+VOCABULARY_HINT = (
+    "The demo model knows only these words: colours "
+    + ", ".join(COLOURS)
+    + "; shapes "
+    + ", ".join(SHAPES)
+    + "; other words "
+    + ", ".join(FILLER_WORDS)
+    + ". It was trained on captions like 'a red circle on a white background', 'a blue square', "
+    "'a green shape' and 'a black background'; other words are ignored."
+)
+
+
+def unknown_words(text: str) -> list[str]:
+    """The words of `text` the demo tokenizer maps to its unknown token, once each, in order."""
+    known = set(VOCABULARY)
+    unknown: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in known:
+            unknown.setdefault(word, None)
+    return list(unknown)

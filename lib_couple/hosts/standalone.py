@@ -17,6 +17,7 @@ from PIL import Image
 
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
 from lib_couple.demo.model import encode_images
+from lib_couple.demo.tokenizer import unknown_words
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 from lib_couple.hosts.model_lock import holding
@@ -138,6 +139,9 @@ def _generate(
     model: DemoComponents, request: GenerationRequest, progress: bool, control: StepControl | None
 ) -> GenerationResult:
     plan = request.regions()
+    ignored = unknown_words(f"{request.prompt}\n{request.negative}")
+    if ignored:
+        logger.warning("the demo model ignores the words it does not know: %s", ", ".join(ignored))
     manager = get_memory_manager()
     # Entries are keyed by the encoder's id: tracking it drops them when it is collected.
     manager.track_model(model.text_encoder)

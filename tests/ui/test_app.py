@@ -258,3 +258,10 @@ def test_progress_shows_per_step_and_a_cancel_stops_the_sampler(
     time.sleep(1.0)
     assert len(steps) == made < 150  # the worker stopped, within a step of the cancel
     assert not list(outputs.rglob("*-77.png"))  # and kept nothing
+
+
+def test_the_words_the_demo_model_ignores_are_named_under_the_image(client: Client) -> None:
+    _, _, info = client.predict(
+        "a purple dog", "", 64, 64, 1, 5.0, 5, *couple_args(CoupleParams()), api_name="/generate"
+    )
+    assert "ignores the words it does not know: purple, dog" in info
