@@ -174,3 +174,14 @@ def test_an_interrupted_walk_frame_is_neither_returned_nor_cached(
     frame = render_frame(model, explorer, 0.5, settings, cache, StepControl())
     assert frame.size == (32, 32)
     assert len(cache) == 1
+
+
+def test_walk_frames_carry_their_parameters(model: DemoComponents) -> None:
+    from lib_couple.infotext import parse_parameters
+
+    explorer = demo_explorer(model, [Keyframe("a red circle", 4), Keyframe("a blue circle", 9)])
+    frame = render_frame(model, explorer, 0.75, WalkSettings(width=32, height=32, steps=2), FrameCache())
+    prompt, _, values = parse_parameters(frame.info["parameters"])
+    assert prompt == "a blue circle"  # the nearest keyframe
+    assert (values["Seed"], values["Size"], values["Steps"]) == ("9", "32x32", "2")
+    assert values["Latent walk position"] == "0.7500"

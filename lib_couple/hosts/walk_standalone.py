@@ -11,10 +11,12 @@ from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, samp
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
 from lib_couple.hosts.model_lock import holding
 from lib_couple.hosts.progress import RunningControls, StepControl
-from lib_couple.hosts.standalone import to_pil
+from lib_couple.hosts.standalone import MODEL_NAME, to_pil
+from lib_couple.infotext import format_parameters
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
+from lib_couple.walk.output import PARAMETERS_KEY
 from lib_couple.walk.pad import PadPoint, PadState
 from lib_couple.walk.pad_space import PadSpace
 from lib_couple.walk.plan import WalkPlan, WalkSettings
@@ -55,6 +57,22 @@ def _latents_at(
     return cond, noise, frame_key(cond, noise, vars(settings))
 
 
+def frame_parameters_text(explorer: LatentSpaceExplorer, position: float, settings: WalkSettings) -> str:
+    """A frame's infotext, as the Forge host writes it: the nearest keyframe's prompt and seed,
+    the sampling settings, and the frame's position on the walk."""
+    nearest = explorer.keyframes[min(round(position), len(explorer.keyframes) - 1)]
+    values = {
+        "Steps": settings.steps,
+        "Sampler": "DDIM",
+        "CFG scale": settings.cfg,
+        "Seed": nearest.seed,
+        "Size": f"{settings.width}x{settings.height}",
+        "Model": MODEL_NAME,
+        "Latent walk position": f"{position:.4f}",
+    }
+    return format_parameters(nearest.prompt, settings.negative, values)
+
+
 class FrameInterruptedError(Exception):
     """The frame's sampling was interrupted: there is no frame (and nothing is cached)."""
 
@@ -71,7 +89,8 @@ def render_frame(
 
     `control` sees every step; once it stops the sampling, FrameInterruptedError is raised."""
     cond, noise, key = _latents_at(explorer, position, settings)
-    return render_conditioned(model, cond, noise, key, settings, cache)
+    parameters = frame_parameters_text(explorer, position, settings)
+    return render_conditioned(model, cond, noise, key, settings, cache, control, parameters)
 
 
 def render_conditioned(
@@ -81,15 +100,21 @@ def render_conditioned(
     key: str,
     settings: WalkSettings,
     cache: FrameCache,
+    control: StepControl | None = None,
+    parameters: str | None = None,
 ) -> Image.Image:
-    """The frame of a conditioning and a starting noise, cached under `key`."""
+    """The frame of a conditioning and a starting noise, cached under `key`, with `parameters`
+    as its infotext; FrameInterruptedError once `control` stops the sampling."""
 
     def render() -> Image.Image:
         with holding(model.unet):
             latents = _sample(model, cond, noise, settings, control)
         if control is not None and (control.interrupted or control.skipped):
-            raise FrameInterruptedError(f"the frame at {position:.3f} was interrupted")
-        return to_pil(decode_latents(model, latents))
+            raise FrameInterruptedError("the frame was interrupted")
+        image = to_pil(decode_latents(model, latents))
+        if parameters is not None:
+            image.info[PARAMETERS_KEY] = parameters
+        return image
 
     return cache.get_or_render(key, render)
 
