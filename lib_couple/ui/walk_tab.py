@@ -221,7 +221,8 @@ def build_walk_tab(
         with gr.Column():
             c["gallery"] = gr.Gallery(label="Frames", columns=4)
             c["progress"] = gr.Textbox(label="Progress", interactive=False)
-            c["video"] = gr.File(label="Video", interactive=False)
+            # Plays in the page (.mp4 and .webm; a .gif is offered for download), with a download button.
+            c["video"] = gr.Video(label="Video", interactive=False, loop=True, show_download_button=True)
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
     extra = [c["sampler"]] if "sampler" in c else []
     if open_pad is not None:
