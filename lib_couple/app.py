@@ -349,7 +349,13 @@ def build_app(
 
         model_loader = load_demo_pipeline
     css = STYLE_FILE.read_text(encoding="utf-8") if STYLE_FILE.is_file() else None
-    with gr.Blocks(title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css) as app:
+    # System fonts: the default theme's Google fonts are a request to a CDN on every load.
+    theme = gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )
+    with gr.Blocks(
+        title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css, theme=theme, analytics_enabled=False
+    ) as app:
         model = LazyModel(model_loader)
         controls = RunningControls()  # what Interrupt and Skip reach
         # One generation at a time: the couple patches the shared UNet while it samples.
