@@ -11,6 +11,7 @@ import functools
 import html
 import json
 import random
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -151,6 +152,7 @@ def _reporting(run: GenerateHandler) -> GenerateHandler:
         try:
             return run(*values)
         except CoupleError as error:
+            print(f"Forge Couple: {error}", file=sys.stderr)  # one line, as Forge prints it
             raise gr.Error(str(error)) from None
 
     return reported
@@ -413,7 +415,10 @@ def serve(
     walk_output_dir: Path = WALK_OUTPUT_DIR,
     outputs_dir: Path = OUTPUTS_DIR,
 ) -> None:
-    """Serve the app until interrupted."""
+    """Serve the app until interrupted; user errors print one line, not gradio's trace."""
+    from lib_couple.ui.console import UserErrorTraceFilter
+
+    sys.stderr = UserErrorTraceFilter(sys.stderr)
     app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir)
     app.queue().launch(server_name=host, server_port=port)
 
