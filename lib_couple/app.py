@@ -174,7 +174,8 @@ def _generate(
         return [], "", ""
     for note in result.notes:
         gr.Info(f"Forge Couple: {note}")
-    notes = [f"Interrupted after {control.steps_done} steps"] if result.interrupted else []
+    stopped = "Interrupted" if result.interrupted else "Skipped" if control.skipped else None
+    notes = [*result.notes, *([f"{stopped} after {control.steps_done} steps"] if stopped else [])]
     saved = save_image(outputs, tab, result.image, result.parameters, request.seed)
     return [str(saved)], result.parameters, generation_info(saved, result.warnings, notes)
 

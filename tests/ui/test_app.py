@@ -265,3 +265,23 @@ def test_the_words_the_demo_model_ignores_are_named_under_the_image(client: Clie
         "a purple dog", "", 64, 64, 1, 5.0, 5, *couple_args(CoupleParams()), api_name="/generate"
     )
     assert "ignores the words it does not know: purple, dog" in info
+
+
+@pytest.mark.parametrize(
+    ("press", "note"), [("skip", "Skipped after 0 steps"), ("interrupt", "Interrupted after 0 steps")]
+)
+def test_skip_and_interrupt_keep_the_image_of_the_steps_done(press: str, note: str, tmp_path: Path) -> None:
+    from lib_couple.hosts.progress import StepControl
+
+    directory = write_untrained_weights(tmp_path / "weights")
+    model = app_module.LazyModel(lambda: load_demo_pipeline(weights_dir=directory))
+    control = StepControl()
+    getattr(control, press)()  # pressed before the first step: no step runs
+    request = app_module.request_from_values(
+        "a red circle", "", 32, 32, 5, 5.0, 12, params_to_args(CoupleParams())
+    )
+    gallery, parameters, info = app_module._generate(model, request, control, tmp_path / "out", "txt2img")
+    assert note in info
+    assert control.steps_done == 0
+    with Image.open(gallery[0]) as saved:
+        assert saved.info["parameters"] == parameters
