@@ -305,7 +305,9 @@ def serve(
 
     sys.stderr = UserErrorTraceFilter(sys.stderr)
     app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir)
-    app.queue().launch(server_name=host, server_port=port)
+    from lib_couple.ui.offline_page import offline_app_kwargs
+
+    app.queue().launch(server_name=host, server_port=port, app_kwargs=offline_app_kwargs())
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:

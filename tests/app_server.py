@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lib_couple import app as app_module
 from lib_couple.demo.model import DemoComponents
+from lib_couple.ui.offline_page import offline_app_kwargs
 
 
 @contextmanager
@@ -22,7 +23,13 @@ def serving_app(loader: Callable[[], DemoComponents], outputs: Path | None = Non
     with tempfile.TemporaryDirectory() as scratch:
         folder = outputs or Path(scratch)
         blocks = app_module.build_app(loader, Path(scratch) / "walks", folder)
-        blocks.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True)
+        blocks.queue().launch(
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=port,
+            quiet=True,
+            app_kwargs=offline_app_kwargs(),  # as `serve` runs it
+        )
         try:
             yield f"http://127.0.0.1:{port}/"
         finally:

@@ -285,3 +285,15 @@ def test_skip_and_interrupt_keep_the_image_of_the_steps_done(press: str, note: s
     assert control.steps_done == 0
     with Image.open(gallery[0]) as saved:
         assert saved.info["parameters"] == parameters
+
+
+def test_the_page_requests_nothing_from_a_cdn(client: Client) -> None:
+    import urllib.request
+
+    page = urllib.request.urlopen(client.src).read().decode()  # the local test server
+    assert "cdnjs.cloudflare.com" not in page
+    assert "fonts.googleapis.com" not in page
+    assert "fonts.gstatic.com" not in page
+    assert "window.gradio_config" in page  # the page itself is whole
+    theme = urllib.request.urlopen(client.src.rstrip("/") + "/theme.css").read().decode()
+    assert "fonts.googleapis.com" not in theme
