@@ -114,7 +114,7 @@ def make_generate(model: LazyModel, outputs: Path, controls: RunningControls) ->
 
     from lib_couple.ui.run_control import controlled
 
-    return controlled(_reporting(run), controls)
+    return controlled(_reporting(run), controls, ARG_NAMES)
 
 
 def make_img2img(model: LazyModel, outputs: Path, controls: RunningControls) -> Callable[..., Any]:
@@ -137,7 +137,7 @@ def make_img2img(model: LazyModel, outputs: Path, controls: RunningControls) -> 
 
     from lib_couple.ui.run_control import controlled
 
-    return controlled(_reporting(run), controls)
+    return controlled(_reporting(run), controls, (*SETTINGS_FIELDS, *ARG_NAMES))
 
 
 def _reporting(run: GenerateHandler) -> GenerateHandler:

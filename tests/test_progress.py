@@ -122,7 +122,7 @@ def test_a_cancelled_event_stops_its_worker_within_a_step() -> None:
     event = controlled(run, controls)
 
     async def start_then_cancel() -> None:
-        task = asyncio.ensure_future(event(lambda *args, **kwargs: None, 100_000))
+        task = asyncio.ensure_future(event(100_000, lambda *args, **kwargs: None))  # values, progress
         while not steps:
             await asyncio.sleep(0.005)
         task.cancel()

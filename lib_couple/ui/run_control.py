@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,22 @@ def gradio_report(progress: gr.Progress) -> Callable[[int, int, str], None]:
     return report
 
 
-def controlled(run: ControlledRun, controls: RunningControls) -> Callable[..., Awaitable[Any]]:
-    """The event handler: `run(control, *values)` in a thread, with progress and cancel."""
+def controlled(
+    run: ControlledRun, controls: RunningControls, rest_names: Sequence[str] = ()
+) -> Callable[..., Awaitable[Any]]:
+    """The event handler: `run(control, *values)` in a thread, with progress and cancel.
 
-    async def event(progress: gr.Progress = gr.Progress(), *values: object) -> Any:  # noqa: B008
+    Gradio sees `run`'s named parameters, then `rest_names` for what its `*values` take (the
+    API's parameter names), then gradio's progress slot, last, where Gradio fills it in.
+    """
+    params = list(inspect.signature(run).parameters.values())[1:]  # without `control`
+    named = [p for p in params if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    rest = [inspect.Parameter(name, positional) for name in rest_names]
+    slot = inspect.Parameter("progress", positional, default=gr.Progress())
+
+    async def event(*args: Any) -> Any:
+        *values, progress = args
         control = StepControl(gradio_report(progress))
         with controls.running(control):
             worker = asyncio.ensure_future(asyncio.to_thread(run, control, *values))
@@ -44,6 +57,7 @@ def controlled(run: ControlledRun, controls: RunningControls) -> Callable[..., A
                 control.cancel()  # the worker stops after its step and its result is dropped
                 raise
 
+    event.__signature__ = inspect.Signature([*named, *rest, slot])  # type: ignore[attr-defined]
     return event
 
 

@@ -297,3 +297,11 @@ def test_the_page_requests_nothing_from_a_cdn(client: Client) -> None:
     assert "window.gradio_config" in page  # the page itself is whole
     theme = urllib.request.urlopen(client.src.rstrip("/") + "/theme.css").read().decode()
     assert "fonts.googleapis.com" not in theme
+
+
+def test_the_api_names_every_parameter_after_its_control(client: Client) -> None:
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    generate = [p["parameter_name"] for p in endpoints["/generate"]["parameters"]]
+    img2img = [p["parameter_name"] for p in endpoints["/img2img"]["parameters"]]
+    assert generate == [*app_module.SETTINGS_FIELDS, *PAGE_ARGS]  # the tile states are not in the API
+    assert img2img == ["init_image", "strength", *app_module.SETTINGS_FIELDS, *ARG_NAMES]
