@@ -11,7 +11,13 @@ from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper
 from tests.doubles.flux_model import make_flux
 
 CONTEXT, VEC = 24, 8
-torch.set_grad_enabled(False)
+
+
+@pytest.fixture(autouse=True)
+def _no_grad():
+    # Grad off inside these tests only: a module-level switch would leak into every later test.
+    with torch.no_grad():
+        yield
 
 
 def _patch(unet, sets, items, controls):

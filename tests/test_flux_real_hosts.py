@@ -138,10 +138,10 @@ def _model(module: Any) -> FluxPatcher:
 
 @pytest.mark.parametrize("host_flux", ["FORGE_COUPLE_FORGE_FLUX", "FORGE_COUPLE_NEO_FLUX"], indirect=True)
 @pytest.mark.parametrize(("h", "w"), [(8, 12), (7, 9)])
+@torch.no_grad()
 def test_the_hosts_flux_patched_equals_a_direct_reference_and_is_unpatched_after(
     host_flux: Any, h: int, w: int
 ) -> None:
-    torch.set_grad_enabled(False)
     unet = _model(host_flux)
     g = torch.Generator().manual_seed(1)
     x, ctx, y = (
