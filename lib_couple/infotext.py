@@ -6,11 +6,16 @@ One table maps fields of CoupleParams to the peer's keys, so writing and pasting
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from lib_couple.params import CoupleParams, parse_mapping_value
+from lib_couple.errors import CoupleError
+from lib_couple.limits import INFOTEXT
+from lib_couple.params import NUMBER_LIMITS, CoupleParams, parse_mapping_value
+
+logger = logging.getLogger("forge_couple")
 
 ENABLED_KEY = "forge_couple"
 ERROR_VALUE = "ERROR"
@@ -112,10 +117,11 @@ def from_infotext(values: Mapping[str, str]) -> dict[str, Any]:
             value = parse_mapping_value(text)
         elif isinstance(default, bool):
             value = _parse_bool(str(text))
-        elif isinstance(default, float):
-            try:
-                value = float(text)
-            except ValueError:
+        elif name in NUMBER_LIMITS:
+            try:  # NaN, inf and out-of-range numbers are not restored
+                value = NUMBER_LIMITS[name].check(text)
+            except CoupleError as error:
+                logger.warning("infotext %s not restored: %s", key, error)
                 value = None
         else:
             value = str(text)
@@ -126,7 +132,49 @@ def from_infotext(values: Mapping[str, str]) -> dict[str, Any]:
 
 # --- the parameters text (Forge's `create_infotext` / `parse_generation_parameters` format) ---
 
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# Forge reads `key: value, ...` with the regex `\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`,
+# which is quadratic on a long run of words without a colon. `parameter_pairs` finds the same
+# pairs in one pass: a start inside a key that fails cannot succeed, so the scan jumps past it.
+_SPACES = re.compile(r"\s*")
+_KEY = re.compile(r"\w[\w \-/]*")
+
+
+def _quoted_end(line: str, start: int) -> int:
+    """The index after a `"..."` value starting at `start` that ends the pair, or -1."""
+    index = start + 1
+    while index < len(line):
+        char = line[index]
+        if char == "\\":
+            if index + 1 >= len(line) or line[index + 1] == "\n":
+                return -1
+            index += 2
+        elif char == '"':
+            if index == start + 1 or line[index + 1 : index + 2] not in ("", ","):
+                return -1
+            return index + 1
+        else:
+            index += 1
+    return -1
+
+
+def parameter_pairs(line: str) -> list[tuple[str, str]]:
+    """The (key, raw value) pairs of a parameters line, as Forge's regex finds them."""
+    pairs: list[tuple[str, str]] = []
+    position = 0
+    while position <= len(line):
+        key_start = _SPACES.match(line, position).end()  # type: ignore[union-attr]
+        key = _KEY.match(line, key_start)
+        if key is None or key.end() - key_start < 2 or line[key.end() : key.end() + 1] != ":":
+            position = max(position + 1, key.end() if key else key_start)
+            continue
+        value_start = _SPACES.match(line, key.end() + 1).end()  # type: ignore[union-attr]
+        value_end = _quoted_end(line, value_start) if line[value_start : value_start + 1] == '"' else -1
+        if value_end == -1:
+            comma = line.find(",", value_start)
+            value_end = len(line) if comma == -1 else comma
+        pairs.append((key.group(0), line[value_start:value_end]))
+        position = value_end + 1
+    return pairs
 
 
 def quote(value: object) -> str:
@@ -152,10 +200,12 @@ def format_parameters(prompt: str, negative: str, params: Mapping[str, object]) 
 
 def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
     """(prompt, negative prompt, parameters) from a parameters text."""
+    INFOTEXT.check(text)
     *lines, last = text.strip().split("\n")
-    if len(_PARAM.findall(last)) < 3:
+    pairs = parameter_pairs(last)
+    if len(pairs) < 3:
         lines.append(last)
-        last = ""
+        pairs = []
     prompt: list[str] = []
     negative: list[str] = []
     for raw in lines:
@@ -166,5 +216,5 @@ def parse_parameters(text: str) -> tuple[str, str, dict[str, str]]:
             negative.append(line)
         else:
             prompt.append(line)
-    params = {key: unquote(value) for key, value in _PARAM.findall(last)}
+    params = {key: unquote(value) for key, value in pairs}
     return "\n".join(prompt), "\n".join(negative), params

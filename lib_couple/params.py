@@ -7,11 +7,11 @@ uses it, and the infotext keys are derived from the same fields, so none of them
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
+from lib_couple import limits
 from lib_couple.errors import CoupleError
 from lib_couple.prompts import COMMON_SYNTAXES, CommonSyntax
 from lib_couple.regions import BACKGROUNDS, DIRECTIONS, Background, Direction
@@ -54,6 +54,20 @@ class CoupleParams:
 
 
 ARG_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CoupleParams))
+# The limits of the number and text arguments, named as the API names them.
+NUMBER_LIMITS = {
+    name: replace(limit, field=f"argument {name}")
+    for name, limit in (
+        ("background_weight", limits.BACKGROUND_WEIGHT),
+        ("tile_threshold", limits.TILE_THRESHOLD),
+        ("tile_h", limits.TILES),
+        ("tile_v", limits.TILES),
+    )
+}
+TEXT_LIMITS = {
+    name: replace(limit, field=f"argument {name}")
+    for name, limit in (("separator", limits.SEPARATOR), ("tile_replace", limits.TILE_REPLACE))
+}
 PEER_ARG_COUNT = 17
 
 
@@ -62,30 +76,22 @@ def _bool(name: str, value: object) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise CoupleError(f"argument {name} must be true or false, got {value!r}")
-
-
-def _number(name: str, value: object, low: float, high: float) -> float:
-    try:
-        number = float(cast(Any, value))
-    except (TypeError, ValueError):
-        raise CoupleError(
-            f"argument {name} must be a number from {low:g} to {high:g}, got {value!r}"
-        ) from None
-    if isinstance(value, bool) or not math.isfinite(number) or not low <= number <= high:
-        raise CoupleError(f"argument {name} must be a number from {low:g} to {high:g}, got {value!r}")
-    return number
+    raise CoupleError(f"argument {name} must be true or false, got {value!r:.60}")
 
 
 def _choice(name: str, value: object, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise CoupleError(f"argument {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return cast(str, value)
+    if not isinstance(value, str) or value not in choices:
+        raise CoupleError(
+            f"argument {name} must be one of {', '.join(map(repr, choices))}, got {value!r:.60}"
+        )
+    return value
 
 
 def parse_mapping_value(value: object) -> list[Any]:
     """A mapping as the API, the UI's JSON text or the infotext gives it: a list, or its JSON."""
     if isinstance(value, str):
+        limits.MAPPING_JSON.check(value)
+        limits.check_json_depth(value, "the mapping")
         try:
             value = json.loads(value) if value.strip() else []
         except json.JSONDecodeError as error:
@@ -96,6 +102,9 @@ def parse_mapping_value(value: object) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise CoupleError(f"the mapping must be a list of regions, got {type(value).__name__}")
+    if len(value) > limits.REGIONS.high:
+        raise CoupleError(f"the mapping has {len(value)} regions; the limit is {limits.REGIONS.high}")
+    limits.check_nesting(value, "the mapping")
     return value
 
 
@@ -124,16 +133,11 @@ def params_from_args(args: Sequence[object]) -> CoupleParams:
             values[name] = parse_mapping_value(value)
         elif isinstance(default, bool):
             values[name] = _bool(name, value)
-        elif name == "background_weight":
-            values[name] = _number(name, value, 0.0, 5.0)
-        elif name == "tile_threshold":
-            values[name] = _number(name, value, 0.0, 1.0)
-        elif name in ("tile_h", "tile_v"):
-            values[name] = int(_number(name, value, 1, 64))
-        elif isinstance(default, str):
-            if not isinstance(value, str):
-                raise CoupleError(f"argument {name} must be text, got {value!r}")
-            values[name] = value
+        elif name in NUMBER_LIMITS:
+            number = NUMBER_LIMITS[name]
+            values[name] = number.check_int(value) if number.whole else number.check(value)
+        elif name in TEXT_LIMITS:
+            values[name] = TEXT_LIMITS[name].check(value)
     return replace(defaults, **values)
 
 

@@ -6,11 +6,13 @@ import base64
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from lib_couple import limits
 from lib_couple.errors import CoupleError
 from lib_couple.params import CoupleParams
 from lib_couple.prompts import expand_common_prompts, resolve_separator, split_lines
@@ -23,14 +25,22 @@ def decode_mask_image(data: object, number: int) -> np.ndarray[Any, np.dtype[np.
     """A mask from a PIL image, an array, or base64 PNG text (with or without a data: prefix)."""
     where = f"mask {number}"
     if isinstance(data, str):
+        replace(limits.MASK_BASE64, field=f"{where}'s base64 text").check(data)
         text = data.split(",", 1)[1] if data.startswith("data:") else data
         try:
             data = Image.open(io.BytesIO(base64.b64decode(text, validate=True)))
-        except (ValueError, OSError):
+        except (ValueError, OSError, Image.DecompressionBombError):
             raise CoupleError(f"{where} is not a base64-encoded PNG or JPEG image") from None
     if isinstance(data, Image.Image):
-        return np.asarray(data.convert("L"), dtype=np.float32) / 255.0
+        _check_pixels(data.width, data.height, where)  # the header's size, before decoding
+        try:
+            return np.asarray(data.convert("L"), dtype=np.float32) / 255.0
+        except (OSError, ValueError, Image.DecompressionBombError):
+            raise CoupleError(f"{where} is a truncated or damaged image; upload it again") from None
     if isinstance(data, np.ndarray):
+        _check_pixels(data.shape[1] if data.ndim > 1 else 1, data.shape[0] if data.ndim else 1, where)
+        if data.dtype.kind not in "biuf":
+            raise CoupleError(f"{where} is an array of {data.dtype}; a mask holds numbers")
         array = data.astype(np.float32)
         if array.ndim == 3:
             array = array.mean(axis=2)
@@ -38,8 +48,18 @@ def decode_mask_image(data: object, number: int) -> np.ndarray[Any, np.dtype[np.
     raise CoupleError(f"{where} must be an image, got {type(data).__name__}")
 
 
+def _check_pixels(width: int, height: int, where: str) -> None:
+    if width * height > limits.MAX_MASK_PIXELS:
+        raise CoupleError(
+            f"{where} is {width}x{height} pixels; the limit is {limits.MAX_MASK_PIXELS} pixels "
+            "(4096x4096): scale it down to the image's size"
+        )
+
+
 def mask_layers(mapping: Sequence[Any]) -> list[MaskLayer]:
     """Mask-mode mapping entries `{"mask": image, "weight": w}` as layers."""
+    if mapping:
+        limits.REGIONS.check(len(mapping))
     layers = []
     for number, entry in enumerate(mapping, start=1):
         if not isinstance(entry, dict) or "mask" not in entry:
@@ -47,14 +67,16 @@ def mask_layers(mapping: Sequence[Any]) -> list[MaskLayer]:
                 f'mask {number} must be {{"mask": <base64 PNG>, "weight": <number>}}, got {entry!r:.80}'
             )
         weight = entry.get("weight", 1.0)
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise CoupleError(f"mask {number}: weight must be a number, got {weight!r}")
-        layers.append(MaskLayer(decode_mask_image(entry["mask"], number), float(weight)))
+        limit = replace(limits.WEIGHT, field=f"mask {number}: weight")
+        if isinstance(weight, str):  # the API's JSON gives numbers as numbers
+            raise CoupleError(f"{limit.field} must be {limit.allowed()}; got the text {weight!r:.40}")
+        layers.append(MaskLayer(decode_mask_image(entry["mask"], number), limit.check(weight)))
     return layers
 
 
 def region_lines(params: CoupleParams, prompt: str) -> list[str]:
     """The prompt's region lines after common prompts are expanded."""
+    limits.PROMPT.check(prompt)
     expanded = expand_common_prompts(prompt, params.common_parser, params.def_in_prompt)
     lines = split_lines(expanded, params.separator)
     if params.common_debug:
@@ -65,6 +87,7 @@ def region_lines(params: CoupleParams, prompt: str) -> list[str]:
 def plan_regions(params: CoupleParams, prompt: str, width: int, height: int) -> RegionPlan:
     """The regions of one image of `width` x `height` for this prompt."""
     lines = region_lines(params, prompt)
+    limits.check_mask_budget(len(lines), width, height)  # before any mask is made
     if params.mode == "Basic":
         return basic_regions(
             lines, width, height, params.direction, params.background, params.background_weight

@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from lib_couple.errors import CoupleError
+from lib_couple.limits import REGIONS, WEIGHT, check_mask_budget
 
 Direction = Literal["Horizontal", "Vertical"]
 Background = Literal["None", "First Line", "Last Line"]
 DIRECTIONS: tuple[Direction, ...] = ("Horizontal", "Vertical")
 BACKGROUNDS: tuple[Background, ...] = ("None", "First Line", "Last Line")
 
-MAX_WEIGHT = 5.0
+MAX_WEIGHT = WEIGHT.high
 # The peer's floor for the global line's weight (its Python side clamps, its slider starts there).
 MIN_BACKGROUND_WEIGHT = 0.1
 # A mask may differ from the image's aspect ratio by this much before it counts as another shape.
@@ -64,9 +65,10 @@ class RegionPlan:
             )
 
 
-def _check_size(width: int, height: int) -> None:
+def _check_size(width: int, height: int, regions: int) -> None:
     if width < 8 or height < 8:
         raise CoupleError(f"image size {width}x{height} is too small; width and height must be at least 8")
+    check_mask_budget(regions, width, height)
 
 
 def _finite(value: object) -> float | None:
@@ -130,7 +132,7 @@ def basic_regions(
     background_weight: float = 0.5,
 ) -> RegionPlan:
     """Equal tiles, one per line: columns left to right (Horizontal) or rows top to bottom (Vertical)."""
-    _check_size(width, height)
+    _check_size(width, height, len(lines))
     if direction not in DIRECTIONS:
         raise CoupleError(f"tile direction {direction!r} is not one of {', '.join(DIRECTIONS)}")
     extra = _check_background(background)
@@ -164,11 +166,12 @@ def parse_mapping(mapping: object) -> list[AdvancedRow]:
         raise CoupleError(
             "the Advanced mapping is empty; add at least one region row [x1, x2, y1, y2, weight]"
         )
+    REGIONS.check(len(mapping))
     rows = []
     for number, row in enumerate(mapping, start=1):
         where = f"mapping row {number}"
         if not isinstance(row, (list, tuple)) or len(row) != 5:
-            raise CoupleError(f"{where} is {row!r}; write it as [x1, x2, y1, y2, weight] with 5 numbers")
+            raise CoupleError(f"{where} is {row!r:.60}; write it as [x1, x2, y1, y2, weight] with 5 numbers")
         values = []
         for name, value in zip(("x1", "x2", "y1", "y2", "weight"), row, strict=True):
             finite = _finite(value)
@@ -191,7 +194,7 @@ def parse_mapping(mapping: object) -> list[AdvancedRow]:
 
 def advanced_regions(lines: Sequence[str], mapping: object, width: int, height: int) -> RegionPlan:
     """One box per line; overlapping boxes blend by their weights."""
-    _check_size(width, height)
+    _check_size(width, height, len(lines))
     rows = parse_mapping(mapping)
     if len(rows) != len(lines):
         raise CoupleError(
@@ -240,7 +243,7 @@ def mask_regions(
     background_weight: float = 0.5,
 ) -> RegionPlan:
     """One painted or uploaded mask per line, scaled by its weight."""
-    _check_size(width, height)
+    _check_size(width, height, len(lines))
     extra = _check_background(background)
     if not layers:
         raise CoupleError("Mask mode has no masks; paint or upload at least one mask")

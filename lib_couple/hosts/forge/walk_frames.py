@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from lib_couple.errors import CoupleError
-from lib_couple.prompts import EXTRA_NETWORK_TAG, strip_extra_networks
+from lib_couple.prompts import extra_network_tags, strip_extra_networks
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache
 from lib_couple.walk.interpolate import Architecture, Conditioning
@@ -72,7 +72,7 @@ class WalkServices(Protocol):
 
 def walk_tags(prompts: Sequence[str]) -> str:
     """Every extra-network tag of the keyframes, each once, in order of appearance."""
-    tags = (match.group(0) for prompt in prompts for match in EXTRA_NETWORK_TAG.finditer(prompt))
+    tags = (tag for prompt in prompts for tag in extra_network_tags(prompt))
     return " ".join(dict.fromkeys(tags))
 
 
