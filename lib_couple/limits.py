@@ -29,7 +29,7 @@ class NumberLimit:
     def allowed(self) -> str:
         kind = "a whole number" if self.whole else "a number"
         step = f", a multiple of {self.multiple}" if self.multiple > 1 else ""
-        return f"{kind} from {self.low:g} to {self.high:g}{step}"
+        return f"{kind} from {_bound(self.low)} to {_bound(self.high)}{step}"
 
     def _refuse(self, problem: str) -> CoupleError:
         return CoupleError(f"{self.field} must be {self.allowed()}; got {problem}")
@@ -84,9 +84,14 @@ class NumberLimit:
         return number
 
 
+def _bound(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
+
+
 def _short(number: int | float) -> str:
-    text = f"{number:g}" if isinstance(number, float) else str(number)
-    return text if len(text) <= 24 else f"{text[:12]}...({len(text)} digits)"
+    if isinstance(number, int) and abs(number).bit_length() > 64:  # str() of 10**5000 raises
+        return f"a number of about {int(abs(number).bit_length() * math.log10(2)) + 1} digits"
+    return f"{number:g}" if isinstance(number, float) else str(number)
 
 
 @dataclass(frozen=True)
