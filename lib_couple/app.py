@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from PIL import Image  # at run time: Gradio reads the handler's type hints
 
+from lib_couple import limits
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.params import ARG_NAMES, params_from_args
@@ -34,7 +35,7 @@ ModelLoader = Callable[[], "DemoComponents"]
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JAVASCRIPT_DIR = PROJECT_ROOT / "javascript"
 STYLE_FILE = PROJECT_ROOT / "style.css"
-MAX_SEED = 2**32 - 1
+MAX_SEED = limits.MAX_SEED
 # txt2img and the walk share one UNet (the couple patches it while sampling): one queue for both.
 MODEL_QUEUE = "demo_model"
 WALK_OUTPUT_DIR = Path(tempfile.gettempdir()) / "forge_couple_walks"
@@ -74,18 +75,20 @@ def request_from_values(
 
     if len(couple_values) != len(ARG_NAMES):
         raise CoupleError(f"internal: {len(couple_values)} couple values for {len(ARG_NAMES)} arguments")
-    resolved_seed = int(seed) if seed is not None and seed >= 0 else random.randint(0, MAX_SEED)
+    # Each value is checked against its limit before it is converted (an API sends anything).
+    given_seed = -1 if seed is None else limits.SEED.check_int(seed)
+    resolved_seed = given_seed if given_seed >= 0 else random.randint(0, MAX_SEED)
     return GenerationRequest(
-        prompt=prompt or "",
-        negative=negative or "",
-        width=int(width),
-        height=int(height),
-        steps=int(steps),
-        cfg=float(cfg),
+        prompt=limits.PROMPT.check(prompt),
+        negative=limits.NEGATIVE.check(negative),
+        width=limits.WIDTH.check_int(width),
+        height=limits.HEIGHT.check_int(height),
+        steps=limits.STEPS.check_int(steps),
+        cfg=limits.CFG.check(cfg),
         seed=resolved_seed,
         couple=params_from_args(couple_values),
         init_image=init_image,
-        denoising_strength=float(denoising_strength),
+        denoising_strength=limits.DENOISING.check(denoising_strength),
     )
 
 

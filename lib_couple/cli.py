@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from lib_couple import limits
 from lib_couple.app import add_serve_parser, run_serve
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.threads import add_threads_argument, apply_threads
@@ -211,16 +212,16 @@ def run_walk(args: argparse.Namespace) -> None:
     plan.validate()
     if args.out.suffix.lower() not in FORMATS:
         raise CoupleError(f"--out must end in one of {', '.join(FORMATS)}")
-    for name in ("width", "height"):
-        if getattr(args, name) % 8:
-            raise CoupleError(f"--{name} must be a multiple of 8")
-    from lib_couple.demo import load_demo_pipeline
     from lib_couple.hosts.walk_standalone import WalkSettings, demo_explorer, render_walk
+
+    settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)
+    settings.validate()
+    limits.FPS.check(args.fps)  # before any frame is rendered
+    from lib_couple.demo import load_demo_pipeline
 
     model = load_demo_pipeline()
     explorer = demo_explorer(model, plan.keyframes(), plan.method)
     positions = plan.positions()
-    settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)
     with tqdm(total=len(positions), desc="walk") as bar:
         frames = render_walk(model, explorer, positions, settings, FrameCache(), lambda _, __: bar.update())
     args.out.parent.mkdir(parents=True, exist_ok=True)

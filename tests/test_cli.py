@@ -15,7 +15,10 @@ from lib_couple.walk.video import count_frames
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["generate", "--prompt", "a\\nb", "--width", "13"], "width must be a multiple of 8"),
+        (["generate", "--prompt", "a\\nb", "--width", "13"], "got 13 (not a multiple of 8)"),
+        (["generate", "--prompt", "a", "--cfg", "nan"], "CFG scale must be a number from 0 to 30; got NaN"),
+        (["generate", "--prompt", "a\\nb", "--seed", str(2**70)], "seed must be a whole number"),
+        (["generate", "--prompt", "\\n".join("a" * 40)], "40 is outside 1 to 32"),
         (["generate", "--prompt", "a\\nb", "--steps", "0"], "positive whole number"),
         (["generate", "--prompt", "a"], "at least 2 prompt lines"),
         (["generate", "--prompt", "a\\nb", "--mode", "advanced"], "needs --mapping"),
@@ -79,6 +82,11 @@ def test_options_become_the_script_arguments() -> None:
         (["walk", "--keyframes", "a", "b", "--easing", "wobbly"], "easing 'wobbly' is not one of"),
         (["walk", "--keyframes", "a", "b", "--out", "walk.avi"], "--out must end"),
         (["walk", "--keyframes", "a", "b", "--width", "100"], "multiple of 8"),
+        (["walk", "--keyframes", "a", "b", "--width", "20000"], "whole number from 8 to 2048"),
+        (["walk", "--keyframes", "a", "b", "--fps", "0"], "video frames per second must be a number from 1"),
+        (["walk", "--keyframes", "a", "b", "--cfg", "nan"], "got NaN"),
+        (["walk", "--keyframes", "a", "b", "--frames", "100000"], "frames per transition must be"),
+        (["walk", "--keyframes", *"abcdefghij", "--frames", "240"], "frames in the whole walk: 2161"),
     ],
 )
 def test_bad_walk_arguments_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

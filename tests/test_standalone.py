@@ -120,7 +120,7 @@ def test_img2img_runs_only_the_remaining_steps_and_strength_0_gives_the_input_ba
 
 def test_img2img_refuses_a_strength_out_of_range(random_model: DemoComponents) -> None:
     source = Image.new("RGB", (8, 8))
-    with pytest.raises(CoupleError, match="denoising strength must be from 0 to 1"):
+    with pytest.raises(CoupleError, match="denoising strength must be a number from 0 to 1; got 1.5"):
         generate(random_model, request(CoupleParams(), init_image=source, denoising_strength=1.5))
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from lib_couple import limits
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
 from lib_couple.demo.model import encode_images
 from lib_couple.demo.tokenizer import unknown_words
@@ -33,7 +34,6 @@ from lib_couple.regions import RegionPlan
 logger = logging.getLogger("forge_couple")
 
 MODEL_NAME = "forge-couple-demo"
-MAX_SIDE = 2048
 UNCOND, COND = 1, 0
 
 
@@ -53,15 +53,17 @@ class GenerationRequest:
     denoising_strength: float = 0.75
 
     def validate(self) -> None:
-        for name, value in (("width", self.width), ("height", self.height)):
-            if value % 8 or not 8 <= value <= MAX_SIDE:
-                raise CoupleError(f"{name} must be a multiple of 8 from 8 to {MAX_SIDE}, got {value}")
-        if not 1 <= self.steps <= 150:
-            raise CoupleError(f"steps must be from 1 to 150, got {self.steps}")
-        if not 0.0 <= self.cfg <= 30.0:
-            raise CoupleError(f"CFG scale must be from 0 to 30, got {self.cfg}")
-        if self.init_image is not None and not 0.0 <= self.denoising_strength <= 1.0:
-            raise CoupleError(f"denoising strength must be from 0 to 1, got {self.denoising_strength}")
+        """Every field within its limit (lib_couple/limits.py); raises CoupleError naming it."""
+        limits.PROMPT.check(self.prompt)
+        limits.NEGATIVE.check(self.negative)
+        limits.WIDTH.check_int(self.width)
+        limits.HEIGHT.check_int(self.height)
+        limits.STEPS.check_int(self.steps)
+        limits.CFG.check(self.cfg)
+        limits.SEED.check_int(self.seed)
+        if self.init_image is not None:
+            limits.DENOISING.check(self.denoising_strength)
+            _check_image_pixels(self.init_image)
 
     def regions(self) -> RegionPlan | None:
         """The validated regions, or None when the couple is off; raises CoupleError."""
@@ -69,6 +71,14 @@ class GenerationRequest:
         if not self.couple.enabled:
             return None
         return plan_regions(self.couple, self.prompt, self.width, self.height)
+
+
+def _check_image_pixels(image: Image.Image) -> None:
+    if image.width * image.height > limits.MAX_MASK_PIXELS:
+        raise CoupleError(
+            f"the input image is {image.width}x{image.height} pixels; the limit is "
+            f"{limits.MAX_MASK_PIXELS} pixels (4096x4096)"
+        )
 
 
 @dataclass(frozen=True)

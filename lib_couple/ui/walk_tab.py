@@ -19,6 +19,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
+from lib_couple import limits
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.progress import eta_seconds
 from lib_couple.ui.explore_pad import ExploreOpener, build_explore_pad
@@ -34,7 +35,7 @@ WalkUpdate = tuple[list[Image.Image], str, str | None]
 
 def parse_seeds(text: str) -> tuple[int, ...]:
     """'1, 2 3' -> (1, 2, 3); empty -> () (every keyframe uses seed 1)."""
-    words = text.replace(",", " ").split()
+    words = limits.WALK_SEEDS_TEXT.check(text).replace(",", " ").split()
     try:
         return tuple(int(word) for word in words)
     except ValueError:
@@ -43,8 +44,10 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 def plan_from_values(prompts: str, seeds: str, frames: float, easing: str, method: str) -> WalkPlan:
     """The tab's values as a checked plan; one keyframe prompt per non-empty line."""
-    lines = tuple(line.strip() for line in prompts.splitlines() if line.strip())
-    plan = WalkPlan(lines, parse_seeds(seeds), int(frames), easing, method)  # type: ignore[arg-type]
+    text = limits.KEYFRAME_PROMPTS.check(prompts)
+    lines = tuple(line.strip() for line in text.splitlines() if line.strip())
+    count = limits.FRAMES_PER_TRANSITION.check_int(frames)
+    plan = WalkPlan(lines, parse_seeds(seeds), count, easing, method)  # type: ignore[arg-type]
     plan.validate()
     return plan
 
@@ -91,8 +94,17 @@ def walk_from_values(
 def settings_from_values(
     width: float, height: float, steps: float, cfg: float, negative: str, sampler: str | None = None
 ) -> WalkSettings:
-    """The tab's sampling controls as settings (the sliders bound them)."""
-    return WalkSettings(int(width), int(height), int(steps), float(cfg), negative, sampler or None)
+    """The tab's sampling controls as checked settings (an API caller sends anything)."""
+    settings = WalkSettings(
+        limits.WIDTH.check_int(width),
+        limits.HEIGHT.check_int(height),
+        limits.STEPS.check_int(steps),
+        limits.CFG.check(cfg),
+        limits.NEGATIVE.check(negative),
+        sampler or None,
+    )
+    settings.validate()
+    return settings
 
 
 def frame_progress(done: int, total: int, elapsed: float) -> str:
@@ -129,6 +141,7 @@ def make_walk_handler(
             plan, settings = walk_from_values(
                 prompts, seeds, frames, easing, method, width, height, steps, cfg, negative, sampler
             )
+            fps = limits.FPS.check(fps)  # fps 0 would fail only after every frame was rendered
             if video_format not in FORMATS:
                 raise CoupleError(f"video format {video_format!r} is not one of {', '.join(FORMATS)}")
         except CoupleError as error:

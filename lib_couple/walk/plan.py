@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lib_couple import limits
 from lib_couple.errors import CoupleError
 from lib_couple.walk.easing import EASINGS, frame_schedule
 from lib_couple.walk.explorer import Keyframe
@@ -24,6 +25,14 @@ class WalkSettings:
     negative: str = ""
     sampler: str | None = None  # a host's sampler name; None: the host's own
 
+    def validate(self) -> None:
+        """Every setting within its limit (lib_couple/limits.py); raises CoupleError naming it."""
+        limits.WIDTH.check_int(self.width)
+        limits.HEIGHT.check_int(self.height)
+        limits.STEPS.check_int(self.steps)
+        limits.CFG.check(self.cfg)
+        limits.NEGATIVE.check(self.negative)
+
 
 @dataclass(frozen=True)
 class WalkPlan:
@@ -39,12 +48,18 @@ class WalkPlan:
         """Raise CoupleError naming the field and the fix."""
         if len(self.prompts) < 2:
             raise CoupleError("a walk needs at least two keyframe prompts")
+        limits.KEYFRAMES.check(len(self.prompts))
+        for prompt in self.prompts:
+            limits.PROMPT.check(prompt)
         if any(not prompt.strip() for prompt in self.prompts):
             raise CoupleError("a keyframe prompt is empty; give each keyframe some text")
         if self.seeds and len(self.seeds) != len(self.prompts):
             raise CoupleError(f"{len(self.seeds)} seeds for {len(self.prompts)} keyframes; give one each")
-        if self.frames < 1:
-            raise CoupleError(f"frames per transition must be at least 1, got {self.frames}")
+        for seed in self.seeds:
+            limits.WALK_SEED.check_int(seed)
+        frames = limits.FRAMES_PER_TRANSITION.check_int(self.frames)
+        # The whole walk's length, counted before its list of positions is built.
+        limits.WALK_FRAMES.check((len(self.prompts) - 1) * frames + 1)
         if self.easing not in EASINGS:
             raise CoupleError(f"easing {self.easing!r} is not one of {', '.join(sorted(EASINGS))}")
         if self.method not in METHODS:
