@@ -146,7 +146,7 @@ def pasted_values(script: Any, controls: list[Any], forge: Any, infotext: str) -
     return values
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     strict=st.booleans(),
     def_in_prompt=st.booleans(),

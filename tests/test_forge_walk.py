@@ -168,7 +168,7 @@ def test_walk_tags_keep_each_tag_once_in_order() -> None:
     assert walk_tags(["a", "b"]) == ""
 
 
-@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine
+@settings(suppress_health_check=[HealthCheck.too_slow])  # a loaded CI machine
 @given(
     st.dictionaries(
         st.sampled_from(sorted(UI_CONFIG_KEYS)),

@@ -92,7 +92,7 @@ def test_halve_ceil_is_ceil_division_by_powers_of_two(size: int, times: int) -> 
     assert halve_ceil(size, times) == -(-size // 2**times)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(
     height=st.integers(1, 70),
     width=st.integers(1, 70),

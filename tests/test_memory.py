@@ -35,7 +35,7 @@ def assert_unheld(tensor: torch.Tensor, shape: tuple[int, ...], held: list[torch
     return tensor
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(steps=steps, max_bytes=st.integers(0, 600))
 def test_pool_never_hands_out_a_buffer_in_use(steps: list[tuple[str, int]], max_bytes: int) -> None:
     pool = TensorPool(max_bytes=max_bytes)
@@ -94,7 +94,7 @@ lend_steps = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(lend_steps)
 def test_lent_buffers_come_back_only_when_nothing_holds_them(steps: list[tuple[str, int]]) -> None:
     pool = TensorPool()

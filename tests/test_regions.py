@@ -46,7 +46,7 @@ def split_background(plan: RegionPlan, background: str) -> tuple[torch.Tensor, t
 # ---------------------------------------------------------------- Basic
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(
     tiles=st.integers(2, 12),
     width=image_side,
@@ -256,7 +256,7 @@ def pixel_boxes(draw: st.DrawFn, width: int, height: int) -> tuple[int, int, int
     return left, right, top, bottom, draw(weights)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(width=st.integers(8, 96), height=st.integers(8, 96), data=st.data())
 def test_advanced_boxes_on_pixel_edges_are_exact(width: int, height: int, data: st.DataObject) -> None:
     boxes = data.draw(st.lists(pixel_boxes(width, height), min_size=1, max_size=5))
@@ -272,7 +272,7 @@ def test_advanced_boxes_on_pixel_edges_are_exact(width: int, height: int, data: 
         assert torch.equal(mask, want)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(width=st.integers(8, 96), height=st.integers(8, 96), row=mapping_rows())
 def test_advanced_box_is_the_rounded_rectangle(width: int, height: int, row: list[float]) -> None:
     x1, x2, y1, y2, weight = row
@@ -318,7 +318,7 @@ def layer(values: npt.ArrayLike, weight: float = 1.0) -> MaskLayer:
     return MaskLayer(np.asarray(values, dtype=np.float32), weight)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     count=st.integers(1, 4),
     width=st.integers(8, 48),
@@ -360,7 +360,7 @@ def test_mask_accepts_boolean_masks() -> None:
     assert torch.equal(plan.masks[0], torch.eye(16) * 2.0)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(
     unit=st.integers(8, 12),
     factor=st.sampled_from([0.5, 2, 3, 4]),
@@ -380,7 +380,7 @@ def test_mask_of_same_aspect_ratio_is_resized(
     assert torch.allclose(plan.masks[0], expected, rtol=1e-5, atol=1e-6)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     grid=st.tuples(st.integers(4, 12), st.integers(4, 12)),
     factor=st.integers(2, 4),
@@ -398,7 +398,7 @@ def test_mask_enlarged_by_an_integer_factor_keeps_hard_edges(
     assert torch.equal(plan.masks[0], expected)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     grid=st.tuples(st.integers(8, 16), st.integers(8, 16)),
     factor=st.integers(2, 4),

@@ -60,7 +60,7 @@ def test_check_masks_rejects_non_finite(bad: float, words: str) -> None:
         check_masks(masks)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(masks=mask_stacks(), negative=st.floats(-5.0, -1e-30), data=st.data())
 def test_check_masks_rejects_any_negative_weight(
     masks: torch.Tensor, negative: float, data: st.DataObject
@@ -74,7 +74,7 @@ def test_check_masks_rejects_any_negative_weight(
 # ---------------------------------------------------------------- add_fallback
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(masks=mask_stacks())
 def test_add_fallback_gives_exactly_the_uncovered_pixels(masks: torch.Tensor) -> None:
     original = masks.clone()
@@ -97,7 +97,7 @@ def test_add_fallback_gives_exactly_the_uncovered_pixels(masks: torch.Tensor) ->
         assert bool((result.sum(dim=0) > 0).all())
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(masks=mask_stacks())
 def test_add_fallback_strict_raises_with_the_uncovered_share(masks: torch.Tensor) -> None:
     uncovered = int((masks.sum(dim=0) == 0).sum())
@@ -157,7 +157,7 @@ def masks_and_grid(draw: st.DrawFn) -> tuple[torch.Tensor, tuple[int, int]]:
     return masks, grid
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(masks_and_grid())
 def test_token_weights_are_normalised_area_averages(drawn: tuple[torch.Tensor, tuple[int, int]]) -> None:
     masks, grid = drawn
@@ -182,7 +182,7 @@ def test_token_weights_are_normalised_area_averages(drawn: tuple[torch.Tensor, t
             assert covered.tolist() == np.flatnonzero(touched).tolist()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(
     grid=st.tuples(st.integers(1, 8), st.integers(1, 8)),
     factors=st.tuples(st.integers(1, 4), st.integers(1, 4)),

@@ -71,7 +71,7 @@ def test_zero_terminal_snr_schedule() -> None:
 
 
 @given(alpha=st.floats(0.0, 0.999), alpha_prev=st.floats(0.0, 1.0))
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 def test_ddim_step_with_true_velocity_lands_on_the_noised_target(alpha: float, alpha_prev: float) -> None:
     generator = torch.Generator().manual_seed(0)
     clean = torch.randn(2, 4, 3, 3, generator=generator, dtype=torch.float64)

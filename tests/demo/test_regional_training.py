@@ -29,7 +29,7 @@ def projection(weight: torch.Tensor) -> torch.nn.Linear:
     return layer
 
 
-@settings(deadline=None, max_examples=20)
+@settings(max_examples=20)
 @given(seed=st.integers(0, 2**31 - 1), regions=st.integers(2, 3), columns=st.booleans())
 def test_training_attention_equals_the_engines_and_trains_every_caption(
     seed: int, regions: int, columns: bool

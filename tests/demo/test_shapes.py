@@ -58,7 +58,7 @@ def test_triangle_points_up() -> None:
 
 
 @given(seed=seeds)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 def test_rendered_colours_are_where_the_caption_says(seed: int) -> None:
     scene = random_scene(np.random.default_rng(seed))
     size = 64
@@ -81,7 +81,7 @@ def test_rendered_colours_are_where_the_caption_says(seed: int) -> None:
 
 
 @given(seed=seeds)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 def test_objects_stay_inside_the_image_and_apart(seed: int) -> None:
     scene = random_scene(np.random.default_rng(seed))
     for obj in scene.objects:
@@ -96,7 +96,7 @@ def test_objects_stay_inside_the_image_and_apart(seed: int) -> None:
 
 
 @given(seed=seeds)
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 def test_same_seed_same_batch(seed: int) -> None:
     images_a, captions_a = make_batch(seed, 4, 32)
     images_b, captions_b = make_batch(seed, 4, 32)

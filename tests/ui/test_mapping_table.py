@@ -54,7 +54,7 @@ def test_cells_become_numbers_none_or_text() -> None:
     assert rows_to_mapping(rows) == [[0.0, 0.5, 0.0, 1.0, 1.5], ["x", None, None, None, True]]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(tables)
 def test_table_json_round_trip(rows: list[list[object]]) -> None:
     mapping = rows_to_mapping(rows)
@@ -66,7 +66,7 @@ def test_table_json_round_trip(rows: list[list[object]]) -> None:
     assert params_from_args([True, True, "Advanced", "", None, None, None, text]).mapping == mapping
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(tables)
 def test_table_status_never_raises_and_names_the_problem(rows: list[list[object]]) -> None:
     text, status = sync_from_table(rows, "Advanced", "not yet JSON")
@@ -140,7 +140,7 @@ def test_mode_switch_picks_the_store_of_the_mode() -> None:
     assert mapping_for_mode("Advanced", "[[0, 0.5, 0, 1, 1]]", rows, masks) is None  # a paste wins
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     start_mode=st.sampled_from(["Basic", "Advanced", "Mask"]),
     paste_mode=st.sampled_from(["Basic", "Advanced", "Mask"]),

@@ -72,7 +72,7 @@ def test_color_images_become_grayscale() -> None:
     assert caption == "#1 · weight 1.0"
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(count=st.integers(0, 4), number=st.one_of(st.integers(-1, 6), st.floats(allow_nan=True), st.none()))
 def test_remove_deletes_exactly_one_mask_or_explains(count: int, number: float | None) -> None:
     text = with_masks(count)

@@ -26,7 +26,7 @@ def mappings(draw: st.DrawFn) -> list[list[float]]:
 names = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=MAX_NAME).filter(str.strip)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(names, mappings())
 def test_a_saved_preset_loads_back_as_the_same_rows(
     tmp_path_factory: pytest.TempPathFactory, name: str, rows: list[list[float]]

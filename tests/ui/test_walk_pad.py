@@ -44,7 +44,7 @@ class CountingPad:
 actions = st.lists(st.sampled_from(["forward", "back", "undo", "redo", "show"]), max_size=25)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(actions, st.sampled_from([0.25, 0.5, 1.0]))
 def test_moves_undo_and_redo_follow_a_history_and_revisits_sample_nothing(
     sequence: list[Action], size: float

@@ -80,7 +80,7 @@ def sdxl(seed, sizes):
     return {"crossattn": torch.randn(2, 77, 2048, generator=g), "vector": torch.cat([pooled, sizes], dim=-1)}
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(seeds, ts)
 def test_sdxl_size_embeddings_not_inflated(seed, t):
     sizes = torch.rand(2, 1536) * 3
@@ -106,7 +106,7 @@ def flux(seed, guidance, length=256):
     }
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(seeds, ts)
 def test_flux_guidance_kept_or_lerped_never_slerped(seed, t):
     a, b = flux(seed, 3.5), flux(seed + 1, 1.5, length=300)

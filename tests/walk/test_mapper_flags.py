@@ -28,7 +28,7 @@ def test_flags_are_off_by_default() -> None:
     assert mapper(MapperFlags()).flags == MapperFlags(precision="fp32", compile=False)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.floats(-2, 2), st.floats(-2, 2), st.sampled_from(["bf16", "fp16"]))
 def test_lower_precision_offsets_match_fp32_within_its_resolution(
     dx: float, dy: float, precision: Any
