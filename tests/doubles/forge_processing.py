@@ -25,6 +25,32 @@ def embed(text: str, tokens: int = 77) -> torch.Tensor:
     return torch.randn(1, tokens, CONTEXT_DIM, generator=generator)
 
 
+class ExtraNetworkParams:
+    """Shaped like Forge's (modules/extra_networks.py): one tag's arguments, `items`, parsed into
+    `positional` and `name=value` pairs; equality by items, no __repr__ (its repr is an address)."""
+
+    def __init__(self, items: list[str] | None = None) -> None:
+        self.items = items or []
+        self.positional: list[str] = []
+        self.named: dict[str, str] = {}
+        for item in self.items:
+            name, equals, value = item.partition("=")
+            if equals:
+                self.named[name] = value
+            else:
+                self.positional.append(item)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ExtraNetworkParams) and self.items == other.items
+
+    __hash__ = None  # type: ignore[assignment]  # as in Forge: __eq__ without __hash__
+
+
+def lora(name: str, weight: float) -> dict[str, list[ExtraNetworkParams]]:
+    """Forge's `extra_network_data` for a prompt with one `<lora:name:weight>` tag."""
+    return {"lora": [ExtraNetworkParams([name, str(weight)])]}
+
+
 @dataclass
 class ForgeObjects:
     unet: ModelPatcher
@@ -69,6 +95,8 @@ class Processing:
     comments: dict[str, int] = field(default_factory=dict)
     is_hr_pass: bool = False
     init_images: list[Any] = field(default_factory=list)  # img2img only
+    # What Forge's parse_prompts found in the prompts: {network: [ExtraNetworkParams]}.
+    extra_network_data: dict[str, list[ExtraNetworkParams]] = field(default_factory=dict)
 
     def comment(self, text: str) -> None:
         self.comments[text] = 1
@@ -154,7 +182,7 @@ def run_generation(
             p.all_negative_prompts[batch * p.batch_size : (batch + 1) * p.batch_size]
             or [p.negative_prompt] * p.batch_size
         )
-        runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+        runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
         model.forge_objects = model.forge_objects_original.shallow_copy()
         first = (p.height // 8, p.width // 8)
         runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, *first))
@@ -163,7 +191,7 @@ def run_generation(
         passes.append(sample_pass(p, first, seed=batch))
         if p.enable_hr:
             hires = (int(first[0] * p.hr_scale), int(first[1] * p.hr_scale))
-            runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+            runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
             p.is_hr_pass = True
             for _ in range(2):  # Forge calls the hook twice in the hires pass, each on a fresh UNet
                 model.forge_objects = model.forge_objects_original.shallow_copy()
@@ -187,7 +215,7 @@ def run_sd_upscale(runner: Any, p: Processing, args: Sequence[object], tiles: in
         p.init_images = [f"tile {i}" for i in range(start, min(start + p.batch_size, tiles))]
         p.prompts = [p.prompt] * p.batch_size
         model.forge_objects = model.forge_objects_original.shallow_copy()
-        runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+        runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
         runner.process_batch(p)
         seen.append(list(p.prompts))
         runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, p.height // 8, p.width // 8))

@@ -20,6 +20,7 @@ from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.architectures import model_label, regions_architecture, supported_names
+from lib_couple.hosts.forge.networks import Key, network_key
 from lib_couple.hosts.forge.patchers import Patched, patcher_for
 from lib_couple.infotext import error_infotext, to_infotext
 from lib_couple.memory.attention_cache import AttentionCache, cache_key
@@ -87,7 +88,7 @@ class CoupleRunner:
         self.negative_lines: list[list[str] | None] = []  # per plan: its regions' negative lines
         self.item_sets: list[int] = []
         self.planned_for: tuple[tuple[tuple[str, str], ...], int, int] | None = None
-        self.network_state: str = ""
+        self.network_state: Key = ()
         self._patches: list[_Patch] = []
         self.tiles_done = 0  # SD Upscale's tiles so far, counted row by row across its batches
         self.source_size: tuple[int, int] | None = None  # img2img's input, before SD Upscale cuts it
@@ -131,7 +132,7 @@ class CoupleRunner:
         params = self.params
         if not params.enabled or self.error or _tiling(p, params) or not self._supported(p, params):
             return
-        self.network_state = repr(extra_network_data)
+        self.network_state = network_key(extra_network_data)
         self._plan(p, params, list(prompts))
 
     def process_before_every_sampling(self, p: Any, x: torch.Tensor) -> None:
