@@ -14,6 +14,7 @@ from lib_couple import limits
 from lib_couple.app import add_serve_parser, run_serve
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.threads import add_threads_argument, apply_threads
+from lib_couple.log import setup_logging
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.walk.easing import EASINGS
 
@@ -247,7 +248,8 @@ def png_parameters(text: str) -> object:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="[Forge Couple] %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s: %(message)s")
+    setup_logging()  # our own lines, INFO included (the debug options), as Forge shows them
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "threads", None) is not None:

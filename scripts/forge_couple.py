@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,12 @@ from lib_couple.hosts.forge import settings
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.forge.services import ForgeHostServices
 from lib_couple.infotext import fill_absent_keys
+from lib_couple.log import setup_logging
 from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import MODES, CoupleParams
 from lib_couple.ui import build_couple_ui
 
-logger = logging.getLogger("forge_couple")
+logger = setup_logging()  # Forge gives the root logger no handler: INFO lines need ours
 settings.register()
 
 # The process's memory manager owns the encoded region lines, shared by the txt2img and img2img

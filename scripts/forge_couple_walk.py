@@ -10,8 +10,11 @@ from modules import infotext_utils, script_callbacks
 from lib_couple.hosts.forge import walk_host
 from lib_couple.hosts.forge.explore_frames import forge_explore_pad
 from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
+from lib_couple.log import setup_logging
 from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
 from lib_couple.walk.frame_cache import FrameCache
+
+setup_logging()  # the walk tab may load before the couple script: its lines need the handler too
 
 # One cache for the session: a walk run again, or a frame revisited, samples nothing.
 FRAMES = FrameCache()

@@ -8,6 +8,7 @@ import torch
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
 from lib_couple.infotext import from_infotext
+from lib_couple.log import setup_logging
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from tests.doubles.forge_processing import (
     Processing,
@@ -145,16 +146,19 @@ def test_bad_api_argument_types_are_reported_not_raised() -> None:
     assert services.interrupts == 1
 
 
-def test_the_console_line_of_an_error_names_the_extension(caplog: pytest.LogCaptureFixture) -> None:
-    # Forge leaves the root logger without handlers, so the line reaches the console bare:
+def test_the_console_line_of_an_error_names_the_extension(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Forge leaves the root logger without handlers, so our handler names us once on the line:
     # without the name, "the mapping is not valid JSON" does not say whose mapping.
     runner, p, _ = setup()
+    setup_logging()
     with caplog.at_level("ERROR", logger="forge_couple"):
         run_generation(runner, p, args(mode="Advanced", mapping="[[0, 0.5"))
-    lines = [record.getMessage() for record in caplog.records if record.name == "forge_couple"]
+    lines = [line for line in capsys.readouterr().err.splitlines() if "not valid JSON" in line]
     assert lines
-    assert all(line.startswith("Forge Couple: ") for line in lines), lines
-    assert "not valid JSON" in lines[0]
+    assert all(line.startswith("Forge Couple: ERROR: the mapping is not valid JSON") for line in lines), lines
+    assert all(comment.startswith("Forge Couple: ") for comment in p.comments)
     assert all(record.exc_info is None for record in caplog.records)
 
 

@@ -277,7 +277,7 @@ class CoupleRunner:
 
     def _fail(self, p: Any, params: CoupleParams, error: CoupleError) -> None:
         self.error = f"Forge Couple: {error}"
-        logger.error("%s", self.error)  # Forge's console shows the bare message: name ourselves
+        logger.error("%s", error)  # the handler (lib_couple/log.py) names the extension
         for key in to_infotext(params):
             p.extra_generation_params.pop(key, None)
         p.extra_generation_params.update(error_infotext(str(error)))
