@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from lib_couple.errors import CoupleError
+from lib_couple.files import file_lock, write_atomically
 from lib_couple.params import parse_mapping_value
 from lib_couple.regions import parse_mapping
 from lib_couple.ui.mapping_table import mapping_text
@@ -37,6 +38,7 @@ class PresetStore:
         self.path = path
 
     def load(self) -> dict[str, Rows]:
+        """Every preset; a file that is not `{name: rows}` with valid rows is refused whole."""
         if not self.path.is_file():
             return {}
         try:
@@ -47,7 +49,15 @@ class PresetStore:
             ) from None
         if not isinstance(data, dict):
             raise CoupleError(f"the presets file {self.path} is not a JSON object; fix or delete it")
-        return {str(name): rows for name, rows in data.items() if isinstance(rows, list)}
+        presets: dict[str, Rows] = {}
+        for name, rows in data.items():
+            try:
+                presets[name] = _rows(rows)
+            except CoupleError as error:
+                raise CoupleError(
+                    f"the presets file {self.path}: preset {name!r:.80}: {error}; fix or delete it"
+                ) from None
+        return presets
 
     def names(self) -> list[str]:
         return sorted(self.load(), key=str.casefold)
@@ -69,22 +79,23 @@ class PresetStore:
             raise CoupleError("give the preset a name")
         if len(cleaned) > MAX_NAME:
             raise CoupleError(f"a preset name has at most {MAX_NAME} characters")
-        rows = [list(asdict(row).values()) for row in parse_mapping(parse_mapping_value(mapping))]
-        presets = self.load()
-        presets[cleaned] = rows
-        self._write(presets)
+        rows = _rows(parse_mapping_value(mapping))
+        with file_lock(self.path):
+            presets = self.load()
+            presets[cleaned] = rows
+            write_atomically(self.path, json.dumps(presets, indent=1, sort_keys=True))
         return cleaned
 
     def delete(self, name: str | None) -> None:
-        presets, found = self._existing(name)
-        del presets[found]
-        self._write(presets)
+        with file_lock(self.path):
+            presets, found = self._existing(name)
+            del presets[found]
+            write_atomically(self.path, json.dumps(presets, indent=1, sort_keys=True))
 
-    def _write(self, presets: dict[str, Rows]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".tmp")
-        partial.write_text(json.dumps(presets, indent=1, sort_keys=True), encoding="utf-8")
-        partial.replace(self.path)  # atomic: a crash mid-write leaves the old file whole
+
+def _rows(mapping: object) -> Rows:
+    """A preset's rows, validated as an Advanced mapping."""
+    return [list(asdict(row).values()) for row in parse_mapping(mapping)]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,63 @@ def test_a_corrupt_file_is_reported_with_its_path_not_raised_in_the_ui(tmp_path:
 
 def test_no_file_means_no_presets(tmp_path: Path) -> None:
     assert PresetStore(tmp_path / "missing.json").names() == []
+
+
+def test_concurrent_saves_keep_every_name_and_a_valid_file(tmp_path: Path) -> None:
+    # Every save of every thread reads, changes and writes the whole file.
+    store = PresetStore(tmp_path / "presets.json")
+    names = [f"preset {n}" for n in range(40)]
+    start = threading.Barrier(8)
+
+    def save_some(offset: int) -> None:
+        start.wait()
+        for name in names[offset::8]:
+            store.save(name, [[0, 1, 0, 1, 1 + names.index(name) / 10]])
+
+    threads = [threading.Thread(target=save_some, args=(offset,)) for offset in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    saved = json.loads(store.path.read_text())
+    assert sorted(saved) == sorted(names)
+    assert all(saved[name] == [[0, 1, 0, 1, 1 + n / 10]] for n, name in enumerate(names))
+    assert [entry.name for entry in tmp_path.iterdir() if entry.suffix == ".tmp"] == []
+
+
+def test_concurrent_saves_from_other_processes_keep_every_name(tmp_path: Path) -> None:
+    path = tmp_path / "presets.json"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        pool.starmap(_save_in_process, [(str(path), f"process {n}") for n in range(12)])
+    assert sorted(json.loads(path.read_text())) == sorted(f"process {n}" for n in range(12))
+
+
+def _save_in_process(path: str, name: str) -> None:
+    PresetStore(Path(path)).save(name, [[0, 1, 0, 1, 1]])
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("{not json", "cannot be read"),
+        ("[1, 2]", "is not a JSON object"),
+        ('{"a": "not rows"}', "preset 'a': the Advanced mapping is str"),
+        ('{"a": [[0, 1, 0]]}', "preset 'a': mapping row 1 is"),
+        ('{"a": [[0.6, 0.2, 0, 1, 1]]}', "preset 'a': mapping row 1: x1 = 0.6 must be smaller"),
+        ('{"a": [[0, 1, 0, 1, NaN]]}', "preset 'a': mapping row 1: weight is nan"),
+    ],
+)
+def test_a_malformed_file_is_refused_by_name_and_saves_change_nothing(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "presets.json"
+    path.write_text(text)
+    store = PresetStore(path)
+    with pytest.raises(CoupleError, match=re.escape(problem)) as refused:
+        store.names()
+    assert str(path) in str(refused.value)
+    with pytest.raises(CoupleError):
+        store.save("b", [[0, 1, 0, 1, 1]])
+    with pytest.raises(CoupleError):
+        store.delete("a")
+    assert path.read_text() == text
