@@ -7,10 +7,12 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, get_args
 
 import torch
 
+from lib_couple.errors import CoupleError
+from lib_couple.saved_json import SavedJson
 from lib_couple.walk.interpolate import (
     Architecture,
     Conditioning,
@@ -172,21 +174,31 @@ class LatentSpaceExplorer:
         return json.dumps(state, indent=2)
 
     @classmethod
-    def from_json(cls, text: str, encode: Encoder) -> LatentSpaceExplorer:
-        """Rebuild a saved walk; `encode` must be the one the walk was made with for identical frames."""
-        state = json.loads(text)
-        if state.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported walk format version {state.get('version')!r}")
+    def from_json(cls, text: str, encode: Encoder, source: str = "the saved walk") -> LatentSpaceExplorer:
+        """Rebuild a saved walk; `encode` must be the one the walk was made with for identical frames.
+
+        A malformed state is refused with a CoupleError naming `source` and the field."""
+        state = SavedJson.parse(text, source)
+        state.choice("version", [FORMAT_VERSION])
+        keyframes = []
+        for number, entry in enumerate(state.items("keyframes", "object"), start=1):
+            keyframe = SavedJson(entry, f"{source} (keyframe {number})")
+            keyframes.append(Keyframe(str(keyframe.text("prompt")), keyframe.integer("seed")))
+        if len(keyframes) < 2:
+            raise CoupleError(f"{source}: a walk needs at least two keyframes, got {len(keyframes)}")
+        max_history = state.integer("max_history")
+        if max_history < 1:
+            raise CoupleError(f"{source}: field 'max_history' must be at least 1, got {max_history}")
         explorer = cls(
-            [Keyframe(str(k["prompt"]), int(k["seed"])) for k in state["keyframes"]],
+            keyframes,
             encode,
-            architecture=state["architecture"],
-            method=state["method"],
-            scalars=state["scalars"],
-            max_history=int(state["max_history"]),
-            position=float(state["position"]),
+            architecture=state.choice("architecture", get_args(Architecture)),
+            method=state.choice("method", get_args(Method)),
+            scalars=state.choice("scalars", get_args(ScalarMode)),
+            max_history=max_history,
+            position=state.number("position"),
         )
-        explorer._history.extend(float(p) for p in state["history"])
-        explorer._future.extend(float(p) for p in state["future"])
-        explorer.visited = [float(p) for p in state["visited"]]
+        explorer._history.extend(float(p) for p in state.items("history", "number"))
+        explorer._future.extend(float(p) for p in state.items("future", "number"))
+        explorer.visited = [float(p) for p in state.items("visited", "number")]
         return explorer

@@ -16,7 +16,9 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from lib_couple.walk.plan import WalkPlan, WalkSettings
+from lib_couple.errors import CoupleError
+from lib_couple.saved_json import SavedJson
+from lib_couple.walk.plan import METHODS, WalkPlan, WalkSettings
 from lib_couple.walk.video import export_video
 
 RECORD_VERSION = 1
@@ -55,15 +57,41 @@ def walk_record(plan: WalkPlan, settings: WalkSettings, positions: Sequence[floa
     }
 
 
-def plan_from_record(record: dict[str, Any]) -> tuple[WalkPlan, WalkSettings]:
-    """The plan and settings a `walk.json` was written from."""
-    if record.get("version") != RECORD_VERSION:
-        raise ValueError(f"walk.json version {record.get('version')!r} is not {RECORD_VERSION}")
-    plan = dict(record["plan"])
+def plan_from_record(record: object, source: str = "walk.json") -> tuple[WalkPlan, WalkSettings]:
+    """The plan and settings a `walk.json` was written from; a malformed one is refused
+    (CoupleError naming `source` and the field) before anything is built."""
+    saved = SavedJson(record, source)
+    saved.choice("version", [RECORD_VERSION])
+    plan, settings = saved.child("plan"), saved.child("settings")
     walk_plan = WalkPlan(
-        tuple(plan["prompts"]), tuple(plan["seeds"]), plan["frames"], plan["easing"], plan["method"]
+        tuple(plan.items("prompts", "text")),
+        tuple(plan.items("seeds", "integer")),
+        plan.integer("frames"),
+        str(plan.text("easing")),
+        plan.choice("method", METHODS),
     )
-    return walk_plan, WalkSettings(**record["settings"])
+    try:
+        walk_plan.validate()
+    except CoupleError as error:
+        raise CoupleError(f"{source}: {error}") from None
+    walk_settings = WalkSettings(
+        width=settings.integer("width"),
+        height=settings.integer("height"),
+        steps=settings.integer("steps"),
+        cfg=settings.number("cfg"),
+        negative=str(settings.text("negative")),
+        sampler=settings.text("sampler", optional=True),
+    )
+    return walk_plan, walk_settings
+
+
+def read_walk(path: Path) -> tuple[WalkPlan, WalkSettings]:
+    """The plan and settings of a saved walk's `walk.json`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CoupleError(f"cannot read the walk record {path}: {error}") from None
+    return plan_from_record(SavedJson.parse(text, str(path)).data, str(path))
 
 
 def _png_info(frame: Image.Image) -> PngImagePlugin.PngInfo | None:

@@ -1,8 +1,12 @@
+import json
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lib_couple.errors import CoupleError
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 
 KEYFRAMES = [Keyframe("a red circle", 1), Keyframe("a blue square", 2), Keyframe("a green triangle", 3)]
@@ -108,3 +112,46 @@ def test_keyframe_is_reproduced_at_integer_positions():
     explorer = make()
     cond = explorer.conditioning(1.0)
     assert torch.equal(cond, explorer.encode("a blue square"))
+
+
+def _saved_state(**changes: object) -> str:
+    state = json.loads(make().to_json())
+    for key, value in changes.items():
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value
+    return json.dumps(state)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"version": 2}, "field 'version' must be one of 1"),
+        ({"keyframes": None}, "has no field 'keyframes'"),
+        ({"keyframes": "ab"}, "field 'keyframes' must be a list of objects"),
+        ({"keyframes": [{"prompt": "a", "seed": 1}]}, "needs at least two keyframes, got 1"),
+        ({"keyframes": [{"prompt": "a", "seed": 1}, {"prompt": "b"}]}, "(keyframe 2) has no field 'seed'"),
+        ({"keyframes": [{"prompt": 3, "seed": 1}, {"prompt": "b", "seed": 2}]}, "'prompt' must be a string"),
+        ({"architecture": "sd9"}, "field 'architecture' must be one of"),
+        ({"method": "cubic"}, "field 'method' must be one of"),
+        ({"scalars": 1}, "field 'scalars' must be one of"),
+        ({"max_history": 0}, "field 'max_history' must be at least 1"),
+        ({"max_history": 1.5}, "field 'max_history' must be a whole number"),
+        ({"position": "1"}, "field 'position' must be a finite number"),
+        ({"history": [0.5, "x"]}, "field 'history' must be a list of finite numbers"),
+        ({"visited": {"a": 1}}, "field 'visited' must be a list of finite numbers"),
+    ],
+)
+def test_a_malformed_saved_walk_is_refused_naming_the_file_and_field(
+    changes: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(CoupleError, match=re.escape(problem)) as refused:
+        LatentSpaceExplorer.from_json(_saved_state(**changes), CountingEncoder(), source="walk-state.json")
+    assert str(refused.value).startswith("walk-state.json")
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1]", "null", "[" * 100_000])
+def test_a_saved_walk_that_is_no_json_object_is_refused(text: str) -> None:
+    with pytest.raises(CoupleError, match="walk-state.json"):
+        LatentSpaceExplorer.from_json(text, CountingEncoder(), source="walk-state.json")
