@@ -33,12 +33,26 @@ def test_a_user_file_overrides_some_keys(tmp_path: Path) -> None:
         ("colour: red\n", "unknown keys"),
         ("- just\n- a list\n", "must be a mapping"),
         ("mode: [unclosed\n", "not valid YAML"),
+        ("mode: !!python/object:os.system x\n", "not valid YAML"),
+        ("1: 2\ncolour: red\n", r"unknown keys \['1', 'colour'\]"),
+        ("[" * 10_000 + "\n", "nested too deeply"),
+        ("mapping: &loop [*loop]\n", "not plain data"),
+        ("mapping: !!binary aGVsbG8=\n", "not plain data"),
+        ("background_weight: .nan\n", "background_weight must be a number from 0 to 5"),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(CoupleError, match=message) as raised:
+        load_defaults(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_file_that_is_not_text_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"\xff\xfe\x00mode")
+    with pytest.raises(CoupleError, match="is not UTF-8 text") as raised:
         load_defaults(path)
     assert str(path) in str(raised.value)
 
