@@ -122,7 +122,7 @@ moves = st.one_of(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80)
 @given(st.lists(moves, max_size=40), st.integers(1, 6))
 def test_moves_follow_a_bounded_undo_history(sequence: list[tuple[object, ...]], bound: int) -> None:
     state = new_state(max_history=bound)
