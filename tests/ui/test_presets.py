@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 import threading
 from pathlib import Path
@@ -110,17 +109,6 @@ def test_concurrent_saves_keep_every_name_and_a_valid_file(tmp_path: Path) -> No
     assert sorted(saved) == sorted(names)
     assert all(saved[name] == [[0, 1, 0, 1, 1 + n / 10]] for n, name in enumerate(names))
     assert [entry.name for entry in tmp_path.iterdir() if entry.suffix == ".tmp"] == []
-
-
-def test_concurrent_saves_from_other_processes_keep_every_name(tmp_path: Path) -> None:
-    path = tmp_path / "presets.json"
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        pool.starmap(_save_in_process, [(str(path), f"process {n}") for n in range(12)])
-    assert sorted(json.loads(path.read_text())) == sorted(f"process {n}" for n in range(12))
-
-
-def _save_in_process(path: str, name: str) -> None:
-    PresetStore(Path(path)).save(name, [[0, 1, 0, 1, 1]])
 
 
 @pytest.mark.parametrize(
