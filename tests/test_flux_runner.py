@@ -56,7 +56,7 @@ def _generation(neo: bool, batch: int = 1, hires: bool = False) -> tuple[Flux, l
     runner.setup(p, params_to_args(CoupleParams(enabled=True)))
     runner.process(p)
     p.prompts = [PROMPT] * batch
-    runner.after_extra_networks_activate(p, list(p.prompts), "lora:none")
+    runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
     passes = []
     sizes = [(16, 16)] + ([(24, 20)] if hires else [])
     for size in sizes:

@@ -125,7 +125,7 @@ def test_pad_text_hides_pads():
         pad_text(mask, 5, 2)
 
 
-@settings(deadline=None, max_examples=25)
+@settings(max_examples=25)
 @given(
     regions=st.integers(1, 3),
     h=st.integers(1, 4),
