@@ -129,7 +129,21 @@ def test_a_cancelled_event_stops_its_worker_within_a_step() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
 
-    asyncio.run(start_then_cancel())
+    # In a thread of its own: a session-wide Playwright fixture may hold a running loop in this one.
+    errors: list[BaseException] = []
+
+    def run_loop() -> None:
+        try:
+            asyncio.run(start_then_cancel())
+        except BaseException as error:
+            errors.append(error)
+
+    runner = threading.Thread(target=run_loop)
+    runner.start()
+    runner.join(120)
+    assert not runner.is_alive()
+    if errors:
+        raise errors[0]
     assert finished.wait(5.0)
     made = len(steps)
     time.sleep(0.05)

@@ -100,7 +100,7 @@ _MISSING = object()
         (("plan", "prompts"), ["one"], "a walk needs at least two keyframe prompts"),
         (("plan", "seeds"), [1, 2.5], "field 'seeds' must be a list of whole numbers"),
         (("plan", "frames"), "8", "field 'frames' must be a whole number"),
-        (("plan", "frames"), 0, "frames per transition must be at least 1"),
+        (("plan", "frames"), 0, "frames per transition must be a whole number from 1 to 240"),
         (("plan", "easing"), "bouncy", "easing 'bouncy' is not one of"),
         (("plan", "method"), None, "field 'method' must be one of"),
         (("settings", "width"), True, "field 'width' must be a whole number"),
