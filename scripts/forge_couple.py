@@ -18,6 +18,7 @@ from lib_couple.log import setup_logging
 from lib_couple.memory.manager import get_memory_manager
 from lib_couple.params import MODES, CoupleParams
 from lib_couple.ui import build_couple_ui
+from lib_couple.ui.couple_ui import build_unavailable_ui
 
 logger = setup_logging()  # Forge gives the root logger no handler: INFO lines need ours
 settings.register()
@@ -70,7 +71,12 @@ class ForgeCouple(scripts.Script):  # type: ignore[misc]
     def ui(self, is_img2img: bool) -> list[Any]:
         # Forge calls ui() more than once (API defaults, Reload UI): it builds fresh components
         # every time and keeps no generation input on the server.
-        couple_ui = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i", defaults=_defaults())
+        # Neo's API calls ui() unguarded, and an exception there kills its setup thread: never raise.
+        try:
+            couple_ui = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i", defaults=_defaults())
+        except Exception as error:  # whatever broke, the host must keep its UI and API
+            logger.exception("Forge Couple: the panel could not be built")
+            couple_ui = build_unavailable_ui(f"{type(error).__name__}: {error}")
         self.infotext_fields = couple_ui.infotext_fields
         self.paste_field_names = couple_ui.paste_field_names
         return couple_ui.controls

@@ -6,8 +6,10 @@ as often as it likes (the API builds it twice more in a throwaway Blocks).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import gradio as gr
 
@@ -19,7 +21,10 @@ from lib_couple.ui import infotext_fields, mapping_table, mask_list, presets, re
 from lib_couple.ui.infotext_fields import InfotextKey
 from lib_couple.ui.region_panels import QUIET, not_saved
 
+logger = logging.getLogger("forge_couple")
+
 Tab = Literal["t2i", "i2i"]
+_Part = TypeVar("_Part")
 TILE_ARGS: tuple[str, ...] = ("use_tile", "tile_h", "tile_v", "tile_threshold", "tile_replace", "debug")
 
 
@@ -100,12 +105,15 @@ def _paint_controls(masks: region_panels.MaskPanel) -> None:
             width = gr.Number(1024, label="Canvas width", precision=0, minimum=8, maximum=8192)
             height = gr.Number(1024, label="Canvas height", precision=0, minimum=8, maximum=8192)
             new = gr.Button("New black canvas", size="sm")
+        # No initial image: gradio would write it to a file while the UI is built (Neo without its
+        # tmp folder raised there); New black canvas makes one at event time.
         canvas = gr.ImageEditor(
-            mask_list.blank_canvas(512, 512),
+            None,
+            canvas_size=(512, 512),
             type="pil",
             image_mode="RGBA",
             sources=["upload", "clipboard"],
-            label="Paint the region (white brush); upload the img2img input to paint over it",
+            label="Paint the region (white brush) after New black canvas, or over an uploaded image",
             brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
             transforms=[],
         )
@@ -113,6 +121,28 @@ def _paint_controls(masks: region_panels.MaskPanel) -> None:
     not_saved(width, height, canvas)
     new.click(on_new_canvas, [width, height], [canvas, masks.status], **QUIET)
     add.click(on_add_painted, [masks.store, canvas, masks.weight], [masks.store, masks.status], **QUIET)
+
+
+def optional_part(name: str, build: Callable[[], _Part], notes: list[str]) -> _Part | None:
+    """Build one part of the accordion the rest works without; if it fails, say so and go on.
+
+    A host may call ui() unguarded (Neo's API does, and an exception there kills its setup), so
+    an extra's failure must never take the controls with it.
+    """
+    try:
+        return build()
+    except Exception as error:  # any failure of an optional part: the rest still works
+        message = (
+            f"the {name} could not be built ({type(error).__name__}: {error}); the rest works without it"
+        )
+        logger.error("Forge Couple: %s", message)
+        notes.append(message)
+        return None
+
+
+def _show_notes(notes: list[str]) -> None:
+    if notes:
+        gr.Markdown("\n".join(f"⚠️ Forge Couple: {note}" for note in notes), elem_classes=["fc_status"])
 
 
 def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = None) -> CoupleUI:
@@ -174,11 +204,16 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
             else mapping_table.default_rows()
         )
         advanced = region_panels.build_advanced_panel(advanced_on, rows)
-        store = presets.PresetStore(presets.presets_path())
-        with advanced.column, gr.Accordion("Presets", open=False, elem_classes=["fc_presets"]):
-            preset_controls = presets.build_preset_controls(store)
+        notes: list[str] = []
+
+        def build_presets() -> tuple[presets.PresetStore, presets.PresetControls]:
+            store = presets.PresetStore(presets.presets_path())
+            with advanced.column, gr.Accordion("Presets", open=False, elem_classes=["fc_presets"]):
+                return store, presets.build_preset_controls(store)
+
+        preset_part = optional_part("presets panel", build_presets, notes)
         masks = region_panels.build_mask_panel(mask_on)
-        _paint_controls(masks)
+        optional_part("paint canvas", lambda: _paint_controls(masks), notes)
         # The script argument: JSON text that JS and paste can write without a server round trip.
         c["mapping"] = gr.Textbox(
             mapping_table.mapping_text(defaults.mapping),
@@ -193,6 +228,7 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
                 )
                 c["common_debug"] = gr.Checkbox(defaults.common_debug, label="Debug: log the region lines")
         c.update(_tile_controls(is_img2img, defaults))
+        _show_notes(notes)
     not_saved(c["mapping"], enabled_mirror)
 
     c["enabled"].change(on_enabled_change, c["enabled"], enabled_mirror, **QUIET)
@@ -205,8 +241,10 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
     )
     c["background"].change(on_background_change, c["background"], c["background_weight"], **QUIET)
     region_panels.wire_mapping(c["mode"], c["mapping"], advanced, masks)
-    presets.wire_presets(preset_controls, store, c["mapping"], QUIET)
-    not_saved(preset_controls.choice, preset_controls.name)
+    if preset_part is not None:
+        store, preset_controls = preset_part
+        presets.wire_presets(preset_controls, store, c["mapping"], QUIET)
+        not_saved(preset_controls.choice, preset_controls.name)
 
     missing = [name for name in ARG_NAMES if name not in c]
     if missing:
@@ -218,3 +256,18 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
         infotext_fields=infotext_fields.build_infotext_fields(c, enabled_mirror),
         paste_field_names=infotext_fields.paste_field_names(),
     )
+
+
+def build_unavailable_ui(reason: str, defaults: CoupleParams | None = None) -> CoupleUI:
+    """When the accordion cannot be built at all: a visible note, and placeholders that keep the
+    API's argument positions with the couple off. Builds nothing that could fail the same way."""
+    defaults = defaults or CoupleParams()
+    with gr.Accordion(
+        "Forge Couple (unavailable)", open=False, elem_id="forge_couple_unavailable"
+    ) as accordion:
+        gr.Markdown(f"⚠️ Forge Couple: the panel could not be built: {reason}. See the console.")
+    values: dict[str, object] = {name: getattr(defaults, name) for name in ARG_NAMES}
+    values["enabled"] = False
+    values["mapping"] = mapping_table.mapping_text(defaults.mapping)
+    c: dict[str, gr.components.Component] = {name: gr.State(values[name]) for name in ARG_NAMES}
+    return CoupleUI(accordion, [c[name] for name in ARG_NAMES], c, [], [])
