@@ -14,11 +14,12 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 
 from lib_couple.errors import CoupleError
+from lib_couple.files import file_lock
 
 PARAMETERS_KEY = "parameters"
 TAB_FOLDERS = {"txt2img": "txt2img-images", "img2img": "img2img-images"}
 _NUMBERED = re.compile(r"^(\d+)-")
-_MAX_TRIES = 1000  # names taken by concurrent saves before one is free; far more than can happen
+_NUMBERING = ".numbering"  # its `.lock` file serialises numbering between threads and processes
 
 
 def png_info(parameters: str) -> PngImagePlugin.PngInfo:
@@ -53,19 +54,18 @@ def save_image(
 ) -> Path:
     """Save `image` as `NNNNN-SEED.png` with its parameters; returns the path.
 
-    The file is created exclusively, so two saves at once never share a number."""
+    Names differ by seed, so an exclusive create alone would let two saves take one number:
+    the number is chosen and the file created under the folder's lock."""
     folder = day_folder(root, tab, day or datetime.date.today())
     folder.mkdir(parents=True, exist_ok=True)
-    number = next_number(folder)
-    for offset in range(_MAX_TRIES):
-        path = folder / f"{number + offset:05d}-{seed}.png"
+    with file_lock(folder / _NUMBERING):
+        path = folder / f"{next_number(folder):05d}-{seed}.png"
         try:
             with path.open("xb") as file:
                 image.save(file, format="PNG", pnginfo=png_info(parameters))
         except FileExistsError:
-            continue
+            raise CoupleError(f"outputs: {path} was written by another program meanwhile") from None
         except BaseException:
             path.unlink(missing_ok=True)  # no half-written image under a number
             raise
-        return path
-    raise CoupleError(f"outputs: no free file name in {folder} after {_MAX_TRIES} tries")
+    return path
