@@ -75,7 +75,9 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         patcher="flux",
         walk="flux",
     ),
-    Architecture("Anima", neo_repos=("anima",), engine_classes=("Anima",)),
+    Architecture(
+        "Anima", neo_repos=("anima",), engine_classes=("Anima",), regions="dit-cross", patcher="anima"
+    ),
     Architecture("Qwen-Image", neo_repos=("qwen-image",), engine_classes=("QwenImage",)),
     Architecture("Z-Image", neo_repos=("z-image",), engine_classes=("ZImage",)),
     Architecture("Lumina 2", neo_repos=("lumina",), engine_classes=("Lumina2",)),

@@ -22,6 +22,8 @@ class ForgeHostServices:
         cond = sd_model.get_learned_conditioning(SdConditioning([line], negative, width, height, None))
         if isinstance(cond, dict):
             cond = cond["crossattn"]  # SDXL: the pooled vector stays the whole prompt's
+        if isinstance(cond, list):
+            cond = cond[0]  # Anima (Neo): one [1, L, D] per line, L padded up to 512 tokens
         tensor: torch.Tensor = cond[:1].detach()
         return tensor
 
