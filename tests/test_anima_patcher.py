@@ -196,3 +196,29 @@ def test_anima_row_points_to_this_patcher() -> None:
     assert row is not None
     assert row.patcher == "anima"
     assert row.supports_regions
+
+
+class TinyAnimaWithReference(TinyAnima):
+    """Neo's reference latents: one more frame of tokens beside the generated one."""
+
+    def forward(self, x: torch.Tensor, timesteps: Any, context: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return super().forward(torch.cat([x, x.flip(-1)], dim=-2), timesteps, context, **kwargs)
+
+
+@torch.no_grad()
+def test_reference_frames_run_without_regions_and_say_so(caplog: pytest.LogCaptureFixture) -> None:
+    torch.manual_seed(0)
+    model = TinyAnimaWithReference().eval()
+    unet = FakePatcher(model)
+    masks = torch.zeros(2, 4, 4)
+    masks[0, :, :2], masks[1, :, 2:] = 1, 1
+    conds = [torch.randn(1, 5, CTX), torch.randn(1, 7, CTX)]
+    x, context = torch.randn(1, CH, 8, 8), torch.randn(1, 9, CTX)
+    plain = unet.run(x, context, [0])
+    patched = anima.patch(unet, [RegionSet(conds, masks)], [0], multihead_attention, None)
+    patched.unet.patch_model()
+    with caplog.at_level("WARNING", logger="forge_couple"):
+        out = patched.unet.run(x, context, [0])  # the blocks see two frames
+    patched.clear()
+    assert torch.allclose(out, plain, atol=1e-6)
+    assert sum("without regions" in r.message for r in caplog.records) == 1

@@ -8,6 +8,7 @@ restores object patches only when another clone loads, so `clear` puts the origi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +21,7 @@ from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.attention.dit_cross_attention import dit_cross_attention, patch_grid
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.patchers import Patched
+from lib_couple.log import LOGGER_NAME
 from lib_couple.memory.tensor_pool import TensorPool
 
 # The current model call: (couple, latent (h, w), cond_or_uncond).
@@ -33,6 +35,12 @@ class AnimaCouple:
 
     def __init__(self, regional: RegionalAttention, patch: int) -> None:
         self.regional, self.patch = regional, patch
+        self.warned = False
+
+    def warn_once(self, message: str) -> None:
+        if not self.warned:
+            self.warned = True
+            logging.getLogger(LOGGER_NAME).warning(message)
 
     def __deepcopy__(self, memo: dict[int, object]) -> AnimaCouple:
         return self  # clone() deep-copies model_options: share the caches
@@ -82,12 +90,24 @@ class RegionalCrossAttention(nn.Module):
         transformer_options: dict[str, Any] | None = None,
     ) -> torch.Tensor:
         call = _CALL.get()
+        grid = patch_grid(call[1], self.couple.patch) if call is not None else (0, 0)
+        if (
+            call is not None
+            and call[0] is self.couple
+            and context is not None
+            and x.shape[1] != grid[0] * grid[1]
+        ):
+            self.couple.warn_once(
+                f"a block sees {x.shape[1]} image tokens, not one frame's {grid[0]}x{grid[1]} "
+                "(reference latents or video): those calls run without regions"
+            )
+            call = None
         if call is None or call[0] is not self.couple or context is None or COND not in call[2]:
             out: torch.Tensor = self.original_forward(
                 x, context, rope_emb=rope_emb, transformer_options=transformer_options or {}
             )
             return out
-        _, latent_hw, cond_or_uncond = call
+        cond_or_uncond = call[2]
         result = dit_cross_attention(
             self.couple.regional,
             x,
@@ -97,7 +117,7 @@ class RegionalCrossAttention(nn.Module):
             key=lambda t: self._heads(t, "k_proj", "k_norm"),
             value=lambda t: self._heads(t, "v_proj", "v_norm"),
             heads=self.n_heads,
-            grid=patch_grid(latent_hw, self.couple.patch),
+            grid=grid,
             cond_or_uncond=cond_or_uncond,
         )
         projected: torch.Tensor = self.get_submodule("output_dropout")(
