@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import install
 import preload
 from lib_couple.config import SHIPPED_DEFAULTS, load_defaults
 from lib_couple.errors import CoupleError
@@ -67,8 +66,3 @@ def test_preload_adds_the_config_flag() -> None:
     preload.preload(parser)
     assert parser.parse_args(["--forge-couple-config", "x.yaml"]).forge_couple_config == "x.yaml"
     assert parser.parse_args([]).forge_couple_config is None
-
-
-def test_install_finds_nothing_missing_here() -> None:
-    assert install.missing(install.REQUIREMENTS) == []
-    assert install.missing({"surely_not_a_module_xyz": "xyz"}) == ["xyz"]
