@@ -53,6 +53,14 @@ ARCHITECTURES: tuple[Architecture, ...] = (
         patcher="unet",
         walk="sdxl",
     ),
+    Architecture(  # Neo: an SDXL UNet with its own VAE; sets is_sdxl, named here for messages
+        "Mugen",
+        neo_repos=("cabalresearch/mugen",),
+        engine_classes=("Mugen",),
+        regions="unet-cross",
+        patcher="unet",
+        walk="sdxl",
+    ),
     Architecture(
         "SD2",
         engine_classes=("StableDiffusion2",),
@@ -81,8 +89,11 @@ ARCHITECTURES: tuple[Architecture, ...] = (
     Architecture("Qwen-Image", neo_repos=("qwen-image",), engine_classes=("QwenImage",)),
     Architecture("Z-Image", neo_repos=("z-image",), engine_classes=("ZImage",)),
     Architecture("Lumina 2", neo_repos=("lumina",), engine_classes=("Lumina2",)),
-    Architecture("Wan", neo_repos=("wan-ai/",), engine_classes=("Wan",), flags=("is_wan",)),
+    # Neo sets is_wan on Anima, Krea 2 and Qwen-Image too, so Wan is known by repo and class only.
+    Architecture("Wan", neo_repos=("wan-ai/",), engine_classes=("Wan",)),
     Architecture("Krea 2", neo_repos=("krea-2",), engine_classes=("Krea2",)),
+    Architecture("ERNIE-Image", neo_repos=("baidu/ernie-image",), engine_classes=("ErnieImage",)),
+    Architecture("PiD", neo_repos=("nvidia/pid",), engine_classes=("PiD",)),
 )
 
 
