@@ -70,10 +70,6 @@ def plan_from_record(record: object, source: str = "walk.json") -> tuple[WalkPla
         str(plan.text("easing")),
         plan.choice("method", METHODS),
     )
-    try:
-        walk_plan.validate()
-    except CoupleError as error:
-        raise CoupleError(f"{source}: {error}") from None
     walk_settings = WalkSettings(
         width=settings.integer("width"),
         height=settings.integer("height"),
@@ -82,6 +78,11 @@ def plan_from_record(record: object, source: str = "walk.json") -> tuple[WalkPla
         negative=str(settings.text("negative")),
         sampler=settings.text("sampler", optional=True),
     )
+    try:
+        walk_plan.validate()
+        walk_settings.validate()  # a hand-edited record must not ask for a 20000 px frame
+    except CoupleError as error:
+        raise CoupleError(f"{source}: {error}") from None
     return walk_plan, walk_settings
 
 

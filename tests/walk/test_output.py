@@ -138,3 +138,21 @@ def test_a_good_walk_record_reads_back(tmp_path: Path) -> None:
     plan, walk_settings = read_walk(record)
     assert plan == WalkPlan(("a red circle", "a blue circle"), (1, 2), frames=2)
     assert walk_settings == WalkSettings(32, 32, 2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("width", 20000, "width"),
+        ("height", 4, "height"),
+        ("steps", 10_000, "steps"),
+        ("cfg", 1e300, "CFG scale"),
+    ],
+)
+def test_a_record_asking_for_settings_past_the_limits_is_refused(
+    field: str, value: object, problem: str
+) -> None:
+    record = _good_record()
+    record["settings"][field] = value
+    with pytest.raises(CoupleError, match=rf"walk\.json: .*{problem}"):
+        plan_from_record(record)
