@@ -81,6 +81,20 @@ def fill_absent_keys(params: MutableMapping[str, Any]) -> None:
     if ENABLED_KEY in params:
         for key, value in ABSENT_MEANS.items():
             params.setdefault(key, value)
+    _refuse_pasted_numbers(params)
+
+
+def _refuse_pasted_numbers(params: MutableMapping[str, Any]) -> None:
+    """Forge coerces a pasted value to the slider's type, so `nan` would reach the slider:
+    a number outside its limit pastes as the default, with a console warning."""
+    defaults = CoupleParams()
+    for name, key in KEYS:
+        if name in NUMBER_LIMITS and key in params:
+            try:
+                NUMBER_LIMITS[name].check(params[key])
+            except CoupleError as error:
+                params[key] = str(getattr(defaults, name))
+                logger.warning("infotext %s not restored (%s); pasted the default", key, error)
 
 
 ERROR_MESSAGE_KEY = "forge_couple_error"

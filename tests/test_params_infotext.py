@@ -17,6 +17,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.infotext import (
     KEYS,
     error_infotext,
+    fill_absent_keys,
     format_parameters,
     from_infotext,
     parse_parameters,
@@ -202,3 +203,20 @@ def test_common_prompts_are_expanded_before_the_split() -> None:
 def test_trailing_empty_line_is_not_a_region() -> None:
     plan = plan_regions(CoupleParams(enabled=True), "a red circle\na blue square\n\n", 64, 64)
     assert len(plan.prompts) == 2
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e400", "99", "x"])
+def test_a_forge_paste_of_a_bad_weight_pastes_the_default_never_nan(
+    text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    params: dict[str, Any] = {"forge_couple": "True", "forge_couple_background_weight": text}
+    with caplog.at_level("WARNING", logger="forge_couple"):
+        fill_absent_keys(params)
+    assert float(params["forge_couple_background_weight"]) == CoupleParams().background_weight
+    assert any("forge_couple_background_weight" in r.getMessage() for r in caplog.records)
+
+
+def test_a_forge_paste_of_a_good_weight_is_kept() -> None:
+    params: dict[str, Any] = {"forge_couple": "True", "forge_couple_background_weight": "1.25"}
+    fill_absent_keys(params)
+    assert params["forge_couple_background_weight"] == "1.25"
