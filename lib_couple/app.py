@@ -13,7 +13,7 @@ import random
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -183,6 +183,20 @@ def _generate(
     return [str(saved)], result.parameters, generation_info(saved, result.warnings, notes)
 
 
+def sent_settings(values: Mapping[str, str]) -> tuple[int, int, int, float, int]:
+    """Width, height, steps, CFG and seed of a parameters text, each within its limit."""
+    size = values.get("Size", "256x256").split("x")
+    if len(size) != 2:
+        raise CoupleError(f"Size {values.get('Size')!r} is not WIDTHxHEIGHT")
+    return (
+        limits.WIDTH.check_int(size[0]),
+        limits.HEIGHT.check_int(size[1]),
+        limits.STEPS.check_int(values.get("Steps", 20)),
+        limits.CFG.check(values.get("CFG scale", 5)),
+        limits.SEED.check_int(values.get("Seed", 1)),
+    )
+
+
 def sent_to_img2img(
     gallery: Sequence[object] | None, parameters: str, targets: Sequence[str]
 ) -> tuple[object, ...]:
@@ -195,18 +209,14 @@ def sent_to_img2img(
 
     if not parameters:
         raise gr.Error("nothing to send yet: generate an image first")
-    prompt, negative, values = parse_parameters(parameters)
+    try:
+        prompt, negative, values = parse_parameters(parameters)
+        width, height, steps, cfg, seed = sent_settings(values)
+    except CoupleError as error:
+        raise gr.Error(f"Send to img2img: {error}") from None
     fill_absent_keys(values)
     image = gallery_image(gallery[0]) if gallery else None
-    width, height = (int(v) for v in values.get("Size", "256x256").split("x"))
-    settings = (
-        prompt,
-        negative,
-        width,
-        height,
-        int(values.get("Steps", 20)),
-        float(values.get("CFG scale", 5)),
-    )
+    settings = (prompt, negative, width, height, steps, cfg)
     restored = from_infotext(values)
     couple = [
         json.dumps(restored[name])
@@ -214,7 +224,7 @@ def sent_to_img2img(
         else restored.get(name, gr.update())
         for name in targets
     ]
-    return (image, *settings, int(values.get("Seed", 1)), *couple)
+    return (image, *settings, seed, *couple)
 
 
 def build_app(

@@ -229,6 +229,24 @@ def test_send_to_img2img_carries_the_image_settings_and_mapping() -> None:
         app_module.sent_to_img2img([], "", targets)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("Size", "99999x64", "width"),
+        ("Size", "64", "Size"),
+        ("Steps", "nan", "steps"),
+        ("CFG scale", "inf", "CFG scale"),
+        ("Seed", "1e30", "seed"),
+        ("Seed", "x", "seed"),
+    ],
+)
+def test_send_to_img2img_refuses_parameters_past_the_limits(field: str, value: str, named: str) -> None:
+    settings = {"Steps": 7, "CFG scale": 4.5, "Seed": 11, "Size": "96x64", field: value}
+    text = format_parameters("sky", "", settings)
+    with pytest.raises(gr.Error, match=f"Send to img2img: .*{named}"):
+        app_module.sent_to_img2img([], text, ["enabled"])
+
+
 def test_progress_shows_per_step_and_a_cancel_stops_the_sampler(
     client: Client, outputs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
