@@ -24,6 +24,7 @@ from lib_couple.walk.noise import noise_between
 
 Encoder = Callable[[str], Conditioning]
 FORMAT_VERSION = 1
+MAX_SAVED_HISTORY = 1000  # moves kept for undo in a saved walk; a file cannot ask for more
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,10 @@ class LatentSpaceExplorer:
         if len(keyframes) < 2:
             raise CoupleError(f"{source}: a walk needs at least two keyframes, got {len(keyframes)}")
         max_history = state.integer("max_history")
-        if max_history < 1:
-            raise CoupleError(f"{source}: field 'max_history' must be at least 1, got {max_history}")
+        if not 1 <= max_history <= MAX_SAVED_HISTORY:
+            raise CoupleError(
+                f"{source}: field 'max_history' must be 1 to {MAX_SAVED_HISTORY}, got {str(max_history)[:20]}"
+            )
         explorer = cls(
             keyframes,
             encode,
