@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=1, help="noise seed")
     gen.add_argument("--out", type=Path, default=Path("out.png"), help="the PNG, with its parameters")
     gen.add_argument(
+        "--model",
+        choices=("demo", "flux-demo"),
+        default="demo",
+        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, --no-couple)",
+    )
+    gen.add_argument(
         "--checkpoint", type=Path, help="an SD1.5 or SDXL .safetensors file instead of the demo model"
     )
     gen.add_argument(
@@ -182,6 +188,12 @@ def run_generate(args: argparse.Namespace) -> None:
 
         pipeline = load_checkpoint(args.checkpoint, args.config)
         result = generate_with_pipeline(pipeline, request, args.checkpoint.stem)
+    elif args.model == "flux-demo":
+        from lib_couple.demo.flux_model import load_flux_demo
+        from lib_couple.hosts.flux_standalone import check_flux_request, generate_flux
+
+        check_flux_request(request)  # before loading the model
+        result = generate_flux(load_flux_demo(), request)
     else:
         from lib_couple.demo import load_demo_pipeline
         from lib_couple.hosts.standalone import generate

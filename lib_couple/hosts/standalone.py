@@ -104,10 +104,10 @@ def to_pil(images: torch.Tensor) -> Image.Image:
     return Image.fromarray(array)
 
 
-def parameters_text(request: GenerationRequest, model_name: str = MODEL_NAME) -> str:
+def parameters_text(request: GenerationRequest, model_name: str = MODEL_NAME, sampler: str = "DDIM") -> str:
     values: dict[str, Any] = {
         "Steps": request.steps,
-        "Sampler": "DDIM",
+        "Sampler": sampler,
         "CFG scale": request.cfg,
         "Seed": request.seed,
         "Size": f"{request.width}x{request.height}",

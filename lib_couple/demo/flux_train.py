@@ -1,0 +1,216 @@
+"""Train the Flux demo's transformer and text encoders on synthetic shapes (rectified flow).
+
+    python -m lib_couple.demo.flux_train --out lib_couple/demo/flux_weights [--minutes N] [--resume]
+
+The VAE is the UNet demo's shipped one, kept as it is with its latent normalisation; scenes are
+encoded once into `--work-dir`. `--minutes` is the total training time: a resumed run continues
+from its checkpoint (weights, EMA, optimiser, step, RNG state) until the total is spent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lib_couple.demo.architecture import build_text_encoder
+from lib_couple.demo.flux_model import (
+    CLIP_FILE,
+    SEQUENCE_LENGTH,
+    T5_FILE,
+    TRANSFORMER_FILE,
+    build_t5,
+    build_transformer,
+    embed_flux,
+    tokenize_sequence,
+)
+from lib_couple.demo.model import VAE_FILE, WEIGHTS_DIR, load_demo_pipeline, normalise_latents, save_module
+from lib_couple.demo.tokenizer import build_tokenizer
+from lib_couple.demo.train import LatentSet, _save_atomic, ema_update, encode_dataset, linear_warmup
+from lib_couple.walk.flux import transformer_inputs
+
+
+@dataclass(frozen=True)
+class FluxTrainConfig:
+    out: Path
+    work_dir: Path
+    minutes: float
+    resume: bool
+    seed: int = 0
+    low_res_count: int = 3000  # 128 px scenes, 8 x 8 tokens
+    high_res_count: int = 400  # 256 px scenes, 16 x 16 tokens: rope positions past 8 get trained
+    batch: int = 24
+    high_res_batch: int = 12
+    high_res_every: int = 4
+    lr: float = 6e-4
+    warmup_steps: int = 200
+    ema_decay: float = 0.998
+    caption_dropout: float = 0.1
+    checkpoint_seconds: float = 120.0
+    log_every: int = 100
+
+
+def flow_loss(
+    parts: tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module],
+    latents: torch.Tensor,
+    ids: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Rectified flow: x_t = (1 - t) x0 + t noise, the model predicts noise - x0.
+
+    t is logit-normal (as SD3 and Flux train), so the middle of the path gets most steps.
+    """
+    transformer, t5, clip = parts
+    noise = torch.randn(latents.shape, generator=generator)
+    t = torch.sigmoid(torch.randn(latents.shape[0], generator=generator))
+    noisy = (1.0 - t[:, None, None, None]) * latents + t[:, None, None, None] * noise
+    sequence, pooled = embed_flux(t5, clip, ids)
+    inputs = transformer_inputs({"crossattn": sequence, "vector": pooled}, noisy, t)
+    prediction: torch.Tensor = transformer(**inputs)[0]
+    target = transformer_inputs({"crossattn": sequence, "vector": pooled}, noise - latents, t)[
+        "hidden_states"
+    ]
+    return F.mse_loss(prediction, target)
+
+
+def latent_sets(config: FluxTrainConfig) -> tuple[LatentSet, LatentSet]:
+    """Scenes at 128 and 256 px through the shipped VAE, normalised as the UNet demo's are."""
+    path = config.work_dir / "flux_latents.pt"
+    if config.resume and path.is_file():
+        saved = torch.load(path, weights_only=True)
+        print("latents: reusing encoded data set")
+        return LatentSet(saved["low"], saved["low_ids"]), LatentSet(saved["high"], saved["high_ids"])
+    vae = load_demo_pipeline(weights_dir=WEIGHTS_DIR).vae
+    sets, ids = [], []
+    for seed, count, size in (
+        (10_000_000, config.low_res_count, 128),
+        (20_000_000, config.high_res_count, 256),
+    ):
+        raw, clip_ids = encode_dataset(vae, seed + config.seed, count, size)
+        sets.append(normalise_latents(vae, raw))
+        # CLIP's 77 ids cut to the T5 length: bos, words, eos and eos padding either way.
+        ids.append(clip_ids[:, :SEQUENCE_LENGTH].contiguous())
+    _save_atomic({"low": sets[0], "low_ids": ids[0], "high": sets[1], "high_ids": ids[1]}, path)
+    return LatentSet(sets[0], ids[0]), LatentSet(sets[1], ids[1])
+
+
+def train(config: FluxTrainConfig, low: LatentSet, high: LatentSet) -> tuple[torch.nn.Module, ...]:
+    """Joint training for `config.minutes` in all; returns the EMA transformer, T5 and CLIP."""
+    torch.manual_seed(config.seed)
+    models = (build_transformer().train(), build_t5().train(), build_text_encoder().train())
+    emas = tuple(copy.deepcopy(m).eval().requires_grad_(False) for m in models)
+    parameters = [p for m in models for p in m.parameters()]
+    optimiser = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.99), weight_decay=0.01)
+    generator = torch.Generator().manual_seed(config.seed)
+    uncond_ids = tokenize_sequence(build_tokenizer(), [""])[0]
+    names = ("transformer", "t5", "clip")
+    checkpoint_path = config.work_dir / "flux_checkpoint.pt"
+    step, spent = 0, 0.0
+    if config.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, weights_only=False)
+        for name, model, ema in zip(names, models, emas, strict=True):
+            model.load_state_dict(state[name])
+            ema.load_state_dict(state["ema_" + name])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        step, spent = int(state["step"]), float(state["seconds"])
+        print(f"flux: resumed at step {step} after {spent / 60:.1f} min")
+    start = time.monotonic() - spent
+
+    def save_checkpoint() -> None:
+        state: dict[str, object] = {n: m.state_dict() for n, m in zip(names, models, strict=True)}
+        state.update({"ema_" + n: m.state_dict() for n, m in zip(names, emas, strict=True)})
+        state.update(
+            optimiser=optimiser.state_dict(),
+            generator=generator.get_state(),
+            torch_rng=torch.get_rng_state(),
+            step=step,
+            seconds=time.monotonic() - start,
+        )
+        _save_atomic(state, checkpoint_path)
+
+    last_save, running = time.monotonic(), 0.0
+    progress = tqdm(desc="flux", unit="step", initial=step, mininterval=30.0, file=sys.stdout)
+    while time.monotonic() - start < config.minutes * 60.0:
+        for group in optimiser.param_groups:
+            group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
+        high_res = step % config.high_res_every == config.high_res_every - 1
+        data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
+        index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
+        ids = data.ids[index].clone()
+        ids[torch.rand(batch, generator=generator) < config.caption_dropout] = uncond_ids
+        loss = flow_loss(models, data.latents[index], ids, generator)
+        optimiser.zero_grad(set_to_none=True)
+        torch.autograd.backward(loss)
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimiser.step()
+        decay = min(config.ema_decay, (1.0 + step) / (10.0 + step))
+        for ema, model in zip(emas, models, strict=True):
+            ema_update(ema, model, decay)
+        step += 1
+        running += loss.item()
+        progress.update(1)
+        if step % config.log_every == 0:
+            minutes = (time.monotonic() - start) / 60
+            progress.write(f"flux step {step} loss {running / config.log_every:.4f} ({minutes:.1f} min)")
+            running = 0.0
+        if time.monotonic() - last_save > config.checkpoint_seconds:
+            save_checkpoint()
+            last_save = time.monotonic()
+    progress.close()
+    save_checkpoint()
+    return emas
+
+
+def export(emas: Sequence[torch.nn.Module], out: Path) -> None:
+    for module, name in zip(emas, (TRANSFORMER_FILE, T5_FILE, CLIP_FILE), strict=True):
+        save_module(module, out / name)
+    print(f"weights written to {out} (VAE: {WEIGHTS_DIR / VAE_FILE})")
+
+
+def export_checkpoint(config: FluxTrainConfig) -> None:
+    """The EMA weights of the last checkpoint, without training."""
+    state = torch.load(config.work_dir / "flux_checkpoint.pt", weights_only=False)
+    models = (build_transformer(), build_t5(), build_text_encoder())
+    for name, model in zip(("transformer", "t5", "clip"), models, strict=True):
+        model.load_state_dict(state["ema_" + name])
+    export(models, config.out)
+    print(f"exported step {state['step']} ({state['seconds'] / 60:.1f} min)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder for the safetensors weights")
+    parser.add_argument("--minutes", type=float, default=25.0, help="training time in all")
+    parser.add_argument("--resume", action="store_true", help="reuse the encoded data and last checkpoint")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "forge_couple_flux_demo_train"
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--export-only", action="store_true", help="write weights from the last checkpoint")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config = FluxTrainConfig(args.out, args.work_dir, args.minutes, args.resume, args.seed)
+    if args.export_only:
+        export_checkpoint(config)
+        return
+    config.work_dir.mkdir(parents=True, exist_ok=True)
+    low, high = latent_sets(config)
+    export(train(config, low, high), config.out)
+
+
+if __name__ == "__main__":
+    main()
