@@ -1,6 +1,7 @@
 """Measure whether the demo model follows prompts: object colour, background colour, crude shape.
 
-    python -m lib_couple.demo.evaluate [--seeds 3] [--steps 20] [--cfg 5] [--size 256] [--grid out.png]
+    python -m lib_couple.demo.evaluate [--model demo|flux-demo] [--seeds 3] [--steps 20] [--cfg 5]
+        [--size 256] [--grid out.png]
 
 The image analysis is plain numpy on an [H, W, 3] image in [0, 1], so it can be checked
 against rendered scenes whose answers are known.
@@ -166,6 +167,28 @@ def generate(
     return images
 
 
+def generate_flux(
+    prompts: Sequence[str], seeds: Sequence[int], size: int, steps: int, cfg: float, weights: Path
+) -> dict[str, list[Image3]]:
+    """The same images from the Flux demo model (Euler steps on its flow, same seeds and CFG)."""
+    from lib_couple.demo.flux_model import encode_flux_prompts, load_flux_demo
+    from lib_couple.demo.flux_sampling import decode_flux_latents, sample_flux
+
+    demo = load_flux_demo(weights_dir=weights)
+    uncond = encode_flux_prompts(demo, [""])
+    images: dict[str, list[Image3]] = {}
+    for prompt in prompts:
+        cond = encode_flux_prompts(demo, [prompt])
+        images[prompt] = []
+        for seed in seeds:
+            latents = sample_flux(
+                demo, cond, uncond, height=size, width=size, steps=steps, cfg=cfg, seed=seed, progress=False
+            )
+            image = decode_flux_latents(demo, latents)[0].permute(1, 2, 0).numpy()
+            images[prompt].append(image.astype(np.float32))
+    return images
+
+
 def format_table(scores: Sequence[PromptScore]) -> str:
     width = max(len(s.prompt) for s in scores)
     lines = [f"{'prompt':<{width}}  colour  backgr  shape  fill"]
@@ -201,7 +224,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--cfg", type=float, default=5.0)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--weights", type=Path, default=WEIGHTS_DIR)
+    parser.add_argument("--model", choices=("demo", "flux-demo"), default="demo")
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="weights folder (default: the shipped one)"
+    )
     parser.add_argument("--grid", type=Path, default=None, help="save all samples as one PNG")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
@@ -209,7 +235,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     prompts = single_object_prompts()
     seeds = list(range(args.seeds))
     start = time.monotonic()
-    images = generate([*prompts, *TWO_OBJECT_PROMPTS], seeds, args.size, args.steps, args.cfg, args.weights)
+    if args.model == "flux-demo":
+        from lib_couple.demo.flux_model import FLUX_WEIGHTS_DIR
+
+        make, weights = generate_flux, args.weights or FLUX_WEIGHTS_DIR
+    else:
+        make, weights = generate, args.weights or WEIGHTS_DIR
+    images = make([*prompts, *TWO_OBJECT_PROMPTS], seeds, args.size, args.steps, args.cfg, weights)
     seconds = (time.monotonic() - start) / sum(len(v) for v in images.values())
     print(format_table([score_prompt(p, images[p]) for p in prompts]))
     print("\ntwo objects: share of pixels near each named colour, per seed")

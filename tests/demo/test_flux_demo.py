@@ -12,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from bench.flux_demo import measure
 from lib_couple.cli import EXIT_USAGE, main
+from lib_couple.demo.evaluate import analyse_image, generate_flux
 from lib_couple.demo.flux_model import (
     FLUX_WEIGHT_FILES,
     FLUX_WEIGHTS_DIR,
@@ -32,10 +34,9 @@ from lib_couple.demo.flux_sampling import (
     unpack_latents,
 )
 from lib_couple.demo.flux_train import FluxTrainConfig, train
+from lib_couple.demo.shapes import Colour
 from lib_couple.demo.train import LatentSet
 from lib_couple.walk.flux import pack_latents
-
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +171,30 @@ def test_shipped_model_makes_images_of_the_asked_size(shipped: FluxDemo, width: 
     assert tuple(decode_flux_latents(shipped, latents).shape) == (1, 3, height, width)
 
 
+# Prompts the shipped model follows at the evaluation's settings (256 px, 20 steps, CFG 5); it does
+# not yet follow red, black or objects on white reliably (see the README's evaluation).
+FOLLOWED: tuple[tuple[str, Colour, Colour], ...] = (
+    ("a yellow triangle on a black background", "yellow", "black"),
+    ("a blue square on a black background", "blue", "black"),
+    ("a green circle on a black background", "green", "black"),
+)
+
+
+@pytest.mark.parametrize(("prompt", "colour", "background"), FOLLOWED)
+def test_shipped_model_follows_colour_prompts(
+    shipped: FluxDemo, prompt: str, colour: Colour, background: Colour
+) -> None:
+    cond, uncond = encode_flux_prompts(shipped, [prompt]), encode_flux_prompts(shipped, [""])
+    hits = 0
+    for seed in range(3):
+        latents = sample_flux(
+            shipped, cond, uncond, height=256, width=256, steps=20, cfg=5.0, seed=seed, progress=False
+        )
+        report = analyse_image(decode_flux_latents(shipped, latents)[0].permute(1, 2, 0).numpy())
+        hits += (report.object_colour, report.background) == (colour, background)
+    assert hits >= 2
+
+
 def test_cli_writes_a_flux_demo_png_with_its_parameters(tmp_path: Path) -> None:
     out = tmp_path / "flux.png"
     argv = [
@@ -198,3 +223,10 @@ def test_cli_refuses_what_the_flux_demo_cannot_do(
     argv = ["generate", "--model", "flux-demo", "--prompt", "a red circle\na blue square", *extra]
     assert main(argv) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_evaluation_and_bench_run_on_the_flux_demo() -> None:
+    images = generate_flux(["a red circle"], [0, 1], 32, 1, 5.0, FLUX_WEIGHTS_DIR)
+    assert [image.shape for image in images["a red circle"]] == [(32, 32, 3), (32, 32, 3)]
+    results = measure(32, 1)
+    assert results["flux_over_unet"] == pytest.approx(results["flux_demo_s"] / results["unet_demo_s"])
