@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, get_args
@@ -13,6 +12,7 @@ import torch
 
 from lib_couple.errors import CoupleError
 from lib_couple.saved_json import SavedJson
+from lib_couple.walk.history import History
 from lib_couple.walk.interpolate import (
     Architecture,
     Conditioning,
@@ -74,8 +74,7 @@ class LatentSpaceExplorer:
         self.method: Method = method
         self.scalars: ScalarMode = scalars
         self.max_history = max_history
-        self._history: deque[float] = deque(maxlen=max_history)
-        self._future: deque[float] = deque(maxlen=max_history)
+        self.moves: History[float] = History(max_history)
         self._encoded: dict[str, Conditioning] = {}
         self.visited: list[float] = []
         self.position = self._clamp(position)
@@ -89,12 +88,12 @@ class LatentSpaceExplorer:
     @property
     def history(self) -> tuple[float, ...]:
         """Positions undo would return to, oldest first."""
-        return tuple(self._history)
+        return tuple(self.moves.past)
 
     @property
     def future(self) -> tuple[float, ...]:
         """Positions redo would return to, next last."""
-        return tuple(self._future)
+        return tuple(self.moves.future)
 
     def _clamp(self, position: float) -> float:
         if not math.isfinite(position):
@@ -108,8 +107,7 @@ class LatentSpaceExplorer:
 
     def go_to(self, position: float) -> float:
         """Jump to a position (clamped); an undoable move."""
-        self._history.append(self.position)
-        self._future.clear()
+        self.moves.moved(self.position)
         return self._visit(self._clamp(position))
 
     def step(self, direction: int, size: float) -> float:
@@ -122,18 +120,18 @@ class LatentSpaceExplorer:
 
     def undo(self) -> bool:
         """Return to the previous position; False when there is none."""
-        if not self._history:
+        previous = self.moves.undo(self.position)
+        if previous is None:
             return False
-        self._future.append(self.position)
-        self._visit(self._history.pop())
+        self._visit(previous)
         return True
 
     def redo(self) -> bool:
         """Re-apply the last undone move; False when there is none."""
-        if not self._future:
+        following = self.moves.redo(self.position)
+        if following is None:
             return False
-        self._history.append(self.position)
-        self._visit(self._future.pop())
+        self._visit(following)
         return True
 
     def point(self, position: float | None = None) -> WalkPoint:
@@ -168,8 +166,8 @@ class LatentSpaceExplorer:
             "max_history": self.max_history,
             "keyframes": [asdict(k) for k in self.keyframes],
             "position": self.position,
-            "history": list(self._history),
-            "future": list(self._future),
+            "history": list(self.moves.past),
+            "future": list(self.moves.future),
             "visited": self.visited,
         }
         return json.dumps(state, indent=2)
@@ -201,7 +199,9 @@ class LatentSpaceExplorer:
             max_history=max_history,
             position=state.number("position"),
         )
-        explorer._history.extend(float(p) for p in state.items("history", "number"))
-        explorer._future.extend(float(p) for p in state.items("future", "number"))
+        explorer.moves.restore(
+            (float(p) for p in state.items("history", "number")),
+            (float(p) for p in state.items("future", "number")),
+        )
         explorer.visited = [float(p) for p in state.items("visited", "number")]
         return explorer

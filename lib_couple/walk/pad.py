@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from lib_couple.errors import CoupleError
 from lib_couple.walk.adaptive import adaptive_step
+from lib_couple.walk.history import History
 
 FORMAT_VERSION = 1
 MAX_DIRECTIONS = 8
@@ -125,8 +126,7 @@ class PadState:
     other_seed: int = 2
     max_history: int = 100
     point: PadPoint = field(default_factory=PadPoint)
-    history: deque[PadPoint] = field(init=False)
-    future: deque[PadPoint] = field(init=False)
+    moves: History[PadPoint] = field(init=False)
     trail: deque[tuple[float, float]] = field(init=False)
     saved: list[PadPoint] = field(default_factory=list)
 
@@ -136,13 +136,21 @@ class PadState:
         _whole("seed", self.seed, 0, MAX_SEED)
         _whole("other seed", self.other_seed, 0, MAX_SEED)
         _whole("max history", self.max_history, 1, MAX_HISTORY)
-        self.history = deque(maxlen=self.max_history)
-        self.future = deque(maxlen=self.max_history)
+        self.moves = History(self.max_history)
         self.trail = deque([(self.point.x, self.point.y)], maxlen=MAX_TRAIL)
 
+    @property
+    def history(self) -> deque[PadPoint]:
+        """Points undo would return to, oldest first."""
+        return self.moves.past
+
+    @property
+    def future(self) -> deque[PadPoint]:
+        """Points redo would return to, next last."""
+        return self.moves.future
+
     def _go(self, point: PadPoint) -> PadPoint:
-        self.history.append(self.point)
-        self.future.clear()
+        self.moves.moved(self.point)
         return self._visit(point)
 
     def _visit(self, point: PadPoint) -> PadPoint:
@@ -185,18 +193,18 @@ class PadState:
 
     def undo(self) -> bool:
         """Return to the previous point; False when there is none."""
-        if not self.history:
+        previous = self.moves.undo(self.point)
+        if previous is None:
             return False
-        self.future.append(self.point)
-        self._visit(self.history.pop())
+        self._visit(previous)
         return True
 
     def redo(self) -> bool:
         """Re-apply the last undone move; False when there is none."""
-        if not self.future:
+        following = self.moves.redo(self.point)
+        if following is None:
             return False
-        self.history.append(self.point)
-        self._visit(self.future.pop())
+        self._visit(following)
         return True
 
     def save_point(self) -> int:
@@ -269,8 +277,9 @@ class PadState:
             max_history,
             _point("point", raw["point"]),
         )
-        state.history.extend(_points("history", raw["history"], max_history))
-        state.future.extend(_points("future", raw["future"], max_history))
+        state.moves.restore(
+            _points("history", raw["history"], max_history), _points("future", raw["future"], max_history)
+        )
         trail = raw["trail"]
         if not isinstance(trail, list) or not 1 <= len(trail) <= MAX_TRAIL:
             raise CoupleError(f"trail must be a list of 1 to {MAX_TRAIL} [x, y] points")
