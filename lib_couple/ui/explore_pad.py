@@ -188,45 +188,22 @@ def build_explore_pad(
     c: dict[str, Any] = {}
     handler = make_explore_handler(open_pad)
 
-    def run(action: Action, *values: Any) -> ExploreUpdate:
+    def act(action: Action, values: tuple[Any, ...], *at: Any) -> ExploreUpdate:
+        """One move; `values` are the inputs in order, the tab's settings last."""
         session, base, directions, seed, other, step, adaptive, mode, saved, *rest = values
         try:
-            return handler(
-                action,
-                session,
-                read_settings(*rest),
-                base,
-                directions,
-                seed,
-                other,
-                step,
-                adaptive,
-                mode,
-                saved,
-            )
+            settings = read_settings(*rest)
+            fields = (base, directions, seed, other, step, adaptive, mode, saved)
+            return handler(action, session, settings, *fields, *at)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
 
+    def run(action: Action, *values: Any) -> ExploreUpdate:
+        return act(action, values)
+
     def clicked(event: gr.SelectData, *values: Any) -> ExploreUpdate:
-        session, base, directions, seed, other, step, adaptive, mode, saved, *rest = values
         column, row = event.index
-        try:
-            return handler(
-                "click",
-                session,
-                read_settings(*rest),
-                base,
-                directions,
-                seed,
-                other,
-                step,
-                adaptive,
-                mode,
-                saved,
-                pad_at(float(column), float(row)),
-            )
-        except CoupleError as error:
-            raise gr.Error(str(error)) from None
+        return act("click", values, pad_at(float(column), float(row)))
 
     with gr.Accordion(
         "Latent Space Explorer: steer with direction prompts", open=False, elem_id="forge_couple_explore"
