@@ -35,7 +35,7 @@ from lib_couple.demo.flux_model import (
 )
 from lib_couple.demo.model import VAE_FILE, WEIGHTS_DIR, load_demo_pipeline, normalise_latents, save_module
 from lib_couple.demo.tokenizer import build_tokenizer
-from lib_couple.demo.train import LatentSet, _save_atomic, ema_update, encode_dataset, linear_warmup
+from lib_couple.demo.train_common import LatentSet, ema_update, encode_dataset, linear_warmup, save_atomic
 from lib_couple.walk.flux import transformer_inputs
 
 
@@ -99,7 +99,7 @@ def latent_sets(config: FluxTrainConfig) -> tuple[LatentSet, LatentSet]:
         sets.append(normalise_latents(vae, raw))
         # CLIP's 77 ids cut to the T5 length: bos, words, eos and eos padding either way.
         ids.append(clip_ids[:, :SEQUENCE_LENGTH].contiguous())
-    _save_atomic({"low": sets[0], "low_ids": ids[0], "high": sets[1], "high_ids": ids[1]}, path)
+    save_atomic({"low": sets[0], "low_ids": ids[0], "high": sets[1], "high_ids": ids[1]}, path)
     return LatentSet(sets[0], ids[0]), LatentSet(sets[1], ids[1])
 
 
@@ -137,7 +137,7 @@ def train(config: FluxTrainConfig, low: LatentSet, high: LatentSet) -> tuple[tor
             step=step,
             seconds=time.monotonic() - start,
         )
-        _save_atomic(state, checkpoint_path)
+        save_atomic(state, checkpoint_path)
 
     last_save, running = time.monotonic(), 0.0
     progress = tqdm(desc="flux", unit="step", initial=step, mininterval=30.0, file=sys.stdout)

@@ -15,16 +15,11 @@ total is spent, and re-encodes the latent data set only when the VAE changed.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -54,44 +49,16 @@ from lib_couple.demo.model import (
 from lib_couple.demo.regional_training import TrainableRegions, strip_masks
 from lib_couple.demo.shapes import make_batch, make_strip_batch
 from lib_couple.demo.tokenizer import build_tokenizer
+from lib_couple.demo.train_common import (
+    LatentSet,
+    cosine_lr,
+    ema_update,
+    encode_dataset,
+    linear_warmup,
+    save_atomic,
+)
+from lib_couple.demo.train_config import TrainConfig, parse_args
 from lib_couple.hosts.diffusers_host import DiffusersCouple
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    out: Path
-    work_dir: Path
-    minutes: float
-    vae_minutes: float
-    resume: bool
-    seed: int = 0
-    vae_batch: int = 16
-    vae_size: int = 64
-    vae_lr: float = 2e-3
-    low_res_count: int = 3000  # 128 px images, 16 x 16 latents
-    high_res_count: int = 400  # 256 px images, 32 x 32 latents
-    batch: int = 24
-    high_res_batch: int = 16
-    high_res_every: int = 4  # one step in this many uses 32 x 32 latents, so 256 px works too
-    lr: float = 6e-4
-    warmup_steps: int = 200
-    ema_decay: float = 0.999
-    caption_dropout: float = 0.1
-    checkpoint_seconds: float = 120.0
-    export_only: bool = False
-    log_every: int = 100
-    init_from: Path | None = None
-    regional_every: int = 0  # one step in this many trains through regional attention (0: never)
-    regional_count: int = 400  # strip scenes per layout
-
-
-@dataclass(frozen=True)
-class LatentSet:
-    """Normalised latents and the token ids of their captions."""
-
-    latents: torch.Tensor
-    ids: torch.Tensor
-
 
 # (regions, columns) of the strip scenes for regional steps: the Basic layouts users draw most.
 STRIP_LAYOUTS: tuple[tuple[int, bool], ...] = ((2, True), (2, False), (3, True), (3, False))
@@ -104,31 +71,6 @@ class RegionalSet:
     latents: torch.Tensor
     ids: torch.Tensor
     masks: torch.Tensor
-
-
-def linear_warmup(step: int, warmup: int) -> float:
-    """Learning-rate factor: linear ramp, then constant (the EMA does the averaging)."""
-    return min(1.0, (step + 1) / warmup)
-
-
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * model, parameter by parameter."""
-    with torch.no_grad():
-        for target, source in zip(ema.parameters(), model.parameters(), strict=False):
-            target.lerp_(source, 1.0 - decay)
-
-
-def _save_atomic(payload: object, path: Path) -> None:
-    # A crash while writing must not destroy the previous checkpoint.
-    partial = path.with_suffix(".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
-
-
-def cosine_lr(base: float, fraction: float, floor: float = 0.05) -> float:
-    """Cosine decay from `base` to `floor * base` as `fraction` goes from 0 to 1."""
-    fraction = min(max(fraction, 0.0), 1.0)
-    return base * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * fraction)))
 
 
 def train_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:
@@ -174,26 +116,8 @@ def train_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:
         "step": step,
         "seconds": time.monotonic() - start,
     }
-    _save_atomic(state, checkpoint_path)
+    save_atomic(state, checkpoint_path)
     return vae.eval().requires_grad_(False), step
-
-
-@torch.no_grad()
-def encode_dataset(
-    vae: AutoencoderTiny, seed: int, count: int, size: int, chunk: int = 32
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw latents and token ids of `count` fresh scenes at `size` px."""
-    tokenizer = build_tokenizer()
-    vae.to(memory_format=torch.channels_last)  # about 1.6x faster convolutions on CPU
-    latents: list[torch.Tensor] = []
-    ids: list[torch.Tensor] = []
-    for index in tqdm(range(0, count, chunk), desc=f"encode {size}px", mininterval=20.0, file=sys.stdout):
-        images, captions = make_batch(seed + index, min(chunk, count - index), size)
-        batch = torch.from_numpy(images).to(memory_format=torch.channels_last)
-        latents.append(vae.encode(batch).latents.contiguous())
-        ids.append(tokenize(tokenizer, captions))
-    vae.to(memory_format=torch.contiguous_format)
-    return torch.cat(latents), torch.cat(ids)
 
 
 def build_latent_sets(
@@ -296,7 +220,7 @@ def train_unet(
         print(f"unet: resumed at step {step} after {spent / 60:.1f} min")
 
     def save_checkpoint() -> None:
-        _save_atomic(
+        save_atomic(
             {
                 "unet": unet.state_dict(),
                 "text_encoder": text_encoder.state_dict(),
@@ -416,7 +340,7 @@ def load_or_encode_strips(config: TrainConfig, vae: AutoencoderTiny, vae_step: i
             print("strip latents: reusing encoded data set")
             return list(saved["sets"])
     sets = encode_strip_sets(vae, config)
-    _save_atomic({"vae_step": vae_step, "count": config.regional_count, "sets": sets}, path)
+    save_atomic({"vae_step": vae_step, "count": config.regional_count, "sets": sets}, path)
     return sets
 
 
@@ -434,7 +358,7 @@ def run(config: TrainConfig) -> None:
         print("latents: reusing encoded data set")
     else:
         low, high, vae = build_latent_sets(config, vae, keep_normalisation=config.init_from is not None)
-        _save_atomic(
+        save_atomic(
             {
                 "low": low.latents,
                 "low_ids": low.ids,
@@ -455,77 +379,8 @@ def run(config: TrainConfig) -> None:
     print(f"weights written to {config.out}")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--out", type=Path, required=True, help="folder for the safetensors weights")
-    parser.add_argument(
-        "--minutes",
-        type=float,
-        default=40.0,
-        help="UNet training time in all (a resumed run continues until then)",
-    )
-    parser.add_argument("--vae-minutes", type=float, default=12.0, help="VAE training time in all")
-    parser.add_argument("--resume", action="store_true", help="reuse finished stages and the last checkpoint")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--work-dir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "forge_couple_demo_train",
-        help="checkpoints",
-    )
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--export-only", action="store_true", help="write weights from the last checkpoint")
-    parser.add_argument("--low-res-count", type=int, default=TrainConfig.low_res_count, help="128 px scenes")
-    parser.add_argument(
-        "--high-res-count", type=int, default=TrainConfig.high_res_count, help="256 px scenes"
-    )
-    parser.add_argument(
-        "--high-res-every",
-        type=int,
-        default=TrainConfig.high_res_every,
-        help="one step in this many trains on 256 px scenes (1: every step)",
-    )
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
-    parser.add_argument(
-        "--init-from", type=Path, default=None, help="fine-tune these exported weights (VAE kept as it is)"
-    )
-    parser.add_argument(
-        "--regional-every",
-        type=int,
-        default=TrainConfig.regional_every,
-        help="one step in this many trains strip scenes through regional attention (0: never)",
-    )
-    parser.add_argument("--regional-count", type=int, default=TrainConfig.regional_count)
-    args = parser.parse_args(argv)
-    if args.regional_every < 0:
-        parser.error("--regional-every must be 0 or more")
-    if args.high_res_every < 1:
-        parser.error("--high-res-every must be at least 1")
-    torch.set_num_threads(args.threads)
-    return TrainConfig(
-        out=args.out,
-        work_dir=args.work_dir,
-        minutes=args.minutes,
-        vae_minutes=args.vae_minutes,
-        resume=args.resume,
-        seed=args.seed,
-        low_res_count=args.low_res_count,
-        high_res_count=args.high_res_count,
-        export_only=args.export_only,
-        high_res_every=args.high_res_every,
-        lr=args.lr,
-        warmup_steps=args.warmup_steps,
-        init_from=args.init_from,
-        regional_every=args.regional_every,
-        regional_count=args.regional_count,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    config = parse_args(argv)
+    config = parse_args(argv, __doc__)
     if config.export_only:
         export_checkpoint(config)
     else:

@@ -35,7 +35,7 @@ from lib_couple.demo.flux_sampling import (
 )
 from lib_couple.demo.flux_train import FluxTrainConfig, train
 from lib_couple.demo.shapes import Colour
-from lib_couple.demo.train import LatentSet
+from lib_couple.demo.train_common import LatentSet
 from lib_couple.walk.flux import pack_latents
 
 

@@ -17,7 +17,8 @@ from lib_couple.demo.model import (
     read_latent_normalisation,
     write_untrained_weights,
 )
-from lib_couple.demo.train import cosine_lr, linear_warmup, main
+from lib_couple.demo.train import main
+from lib_couple.demo.train_common import cosine_lr, linear_warmup
 
 TINY = ["--low-res-count", "8", "--high-res-count", "8", "--threads", "1"]
 
