@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.errors import CoupleError
 from lib_couple.limits import INFOTEXT
 from lib_couple.params import NUMBER_LIMITS, CoupleParams, parse_mapping_value
@@ -35,7 +36,24 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("strict_coverage", "forge_couple_strict_coverage"),
     ("region_negatives", "forge_couple_region_negatives"),
 )
+# Ours, written only where they differ from the default (so other models' infotext is the peer's).
+FLUX_KEYS: tuple[tuple[str, str], ...] = tuple(
+    (name, f"forge_couple_{name}")
+    for name in (
+        "flux_blocks",
+        "flux_block_start",
+        "flux_block_stop",
+        "flux_steps",
+        "flux_base_ratio",
+        "flux_image_attention",
+        "flux_global_everywhere",
+        "flux_region_padding",
+    )
+)
+KEYS += FLUX_KEYS
 FIELD_OF_KEY = {key: name for name, key in KEYS}
+# The text fields that take one of a few values: anything else pasted is not restored.
+CHOICES: dict[str, tuple[str, ...]] = {"flux_blocks": BLOCK_CHOICES, "flux_image_attention": IMAGE_ATTENTION}
 
 
 def _written_fields(params: CoupleParams) -> list[str]:
@@ -43,6 +61,8 @@ def _written_fields(params: CoupleParams) -> list[str]:
     skip = {"direction"} if params.mode != "Basic" else set()
     skip |= {"mapping"} if params.mode != "Advanced" else {"background", "background_weight"}
     skip |= {name for name in ("strict_coverage", "region_negatives") if not getattr(params, name)}
+    defaults = CoupleParams()
+    skip |= {name for name, _ in FLUX_KEYS if getattr(params, name) == getattr(defaults, name)}
     return [name for name, _ in KEYS if name not in skip]
 
 
@@ -68,6 +88,7 @@ ABSENT_MEANS: dict[str, str] = {
     "forge_couple_strict_coverage": "False",
     "forge_couple_region_negatives": "False",
     "forge_couple_def_in_prompt": "True",
+    **{key: str(getattr(CoupleParams(), name)) for name, key in FLUX_KEYS},
 }
 
 
@@ -81,20 +102,32 @@ def fill_absent_keys(params: MutableMapping[str, Any]) -> None:
     if ENABLED_KEY in params:
         for key, value in ABSENT_MEANS.items():
             params.setdefault(key, value)
-    _refuse_pasted_numbers(params)
+    _refuse_pasted_values(params)
 
 
-def _refuse_pasted_numbers(params: MutableMapping[str, Any]) -> None:
+def _refuse_pasted_values(params: MutableMapping[str, Any]) -> None:
     """Forge coerces a pasted value to the slider's type, so `nan` would reach the slider:
-    a number outside its limit pastes as the default, with a console warning."""
+    a number outside its limit, or a choice that is none of its radio's, pastes as the default,
+    with a console warning."""
     defaults = CoupleParams()
     for name, key in KEYS:
-        if name in NUMBER_LIMITS and key in params:
-            try:
-                NUMBER_LIMITS[name].check(params[key])
-            except CoupleError as error:
-                params[key] = str(getattr(defaults, name))
-                logger.warning("infotext %s not restored (%s); pasted the default", key, error)
+        if key not in params or (name not in NUMBER_LIMITS and name not in CHOICES):
+            continue
+        try:
+            _restored_value(name, str(params[key]))
+        except CoupleError as error:
+            params[key] = str(getattr(defaults, name))
+            logger.warning("infotext %s not restored (%s); pasted the default", key, error)
+
+
+def _restored_value(name: str, text: str) -> Any:
+    """A number or choice field's pasted text as its value; CoupleError if it is out of bounds."""
+    if name in CHOICES:
+        if text not in CHOICES[name]:
+            raise CoupleError(f"{name} must be one of {', '.join(CHOICES[name])}, got {text!r:.60}")
+        return text
+    limit = NUMBER_LIMITS[name]
+    return limit.check_int(text) if limit.whole else limit.check(text)
 
 
 ERROR_MESSAGE_KEY = "forge_couple_error"
@@ -131,9 +164,9 @@ def from_infotext(values: Mapping[str, str]) -> dict[str, Any]:
             value = parse_mapping_value(text)
         elif isinstance(default, bool):
             value = _parse_bool(str(text))
-        elif name in NUMBER_LIMITS:
-            try:  # NaN, inf and out-of-range numbers are not restored
-                value = NUMBER_LIMITS[name].check(text)
+        elif name in NUMBER_LIMITS or name in CHOICES:
+            try:  # NaN, inf, out-of-range numbers and unknown choices are not restored
+                value = _restored_value(name, str(text))
             except CoupleError as error:
                 logger.warning("infotext %s not restored: %s", key, error)
                 value = None

@@ -149,6 +149,11 @@ WEIGHT = NumberLimit("a region's weight", 0, 5)
 BACKGROUND_WEIGHT = NumberLimit("the global line's weight", 0, 5)
 TILES = NumberLimit("tiles per side", 1, 64, whole=True)
 TILE_THRESHOLD = NumberLimit("the tile threshold", 0, 1)
+# Flux / Chroma: where and how long the joint-attention mask applies (attention/joint_attention.py)
+FLUX_BLOCK = NumberLimit("a Flux block index", 0, 1024, whole=True)  # doubles then singles
+FLUX_SHARE = NumberLimit("the share of the schedule with regions", 0, 1)
+FLUX_BASE_RATIO = NumberLimit("the base ratio", 0, 0.95)  # 1 would be no regions at twice the cost
+FLUX_REGION_PADDING = NumberLimit("T5 pad tokens kept after a region line", 0, 512, whole=True)
 # Region masks are float32 [regions, height, width]; in Forge the size is Forge's own, so the
 # product is capped (1 GiB of masks) rather than each side alone.
 MAX_PLAN_SIDE = 8192

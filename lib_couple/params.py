@@ -12,6 +12,13 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 from lib_couple import limits
+from lib_couple.attention.joint_attention import (
+    BLOCK_CHOICES,
+    IMAGE_ATTENTION,
+    BlockChoice,
+    ImageAttention,
+    JointControls,
+)
 from lib_couple.errors import CoupleError
 from lib_couple.prompts import COMMON_SYNTAXES, CommonSyntax
 from lib_couple.regions import BACKGROUNDS, DIRECTIONS, Background, Direction
@@ -19,6 +26,10 @@ from lib_couple.regions import BACKGROUNDS, DIRECTIONS, Background, Direction
 Mode = Literal["Basic", "Advanced", "Mask"]
 MODES: tuple[Mode, ...] = ("Basic", "Advanced", "Mask")
 DEFAULT_MAPPING: tuple[tuple[float, ...], ...] = ((0.0, 0.5, 0.0, 1.0, 1.0), (0.5, 1.0, 0.0, 1.0, 1.0))
+
+
+_JOINT = JointControls()  # the Flux controls' defaults are the engine's
+DEFAULT_REGION_PADDING = 16  # T5 pads kept after a region line's tokens (docs/FLUX.md)
 
 
 def _default_mapping() -> list[Any]:
@@ -30,6 +41,7 @@ class CoupleParams:
     """Every control of the Forge Couple accordion; field order is the API's argument order.
 
     The first 17 fields are the peer's, in its order; fields after them are ours and optional.
+    The `flux_*` fields matter only on Flux / Chroma (JointControls, docs/FLUX.md).
     """
 
     enabled: bool = False
@@ -51,6 +63,29 @@ class CoupleParams:
     debug: bool = False
     strict_coverage: bool = False
     region_negatives: bool = False  # a negative line per region for its uncond rows
+    flux_blocks: BlockChoice = _JOINT.blocks
+    flux_block_start: int = _JOINT.block_range[0]  # with flux_blocks "range": doubles then singles
+    flux_block_stop: int = _JOINT.block_range[1]
+    flux_steps: float = _JOINT.steps
+    flux_base_ratio: float = _JOINT.base_ratio
+    flux_image_attention: ImageAttention = _JOINT.image_attention
+    flux_global_everywhere: bool = _JOINT.global_everywhere
+    flux_region_padding: int = DEFAULT_REGION_PADDING
+
+    def joint_controls(self) -> JointControls:
+        """The Flux controls as the engine takes them (the range only where it is chosen)."""
+        return JointControls(
+            blocks=self.flux_blocks,
+            block_range=(
+                (self.flux_block_start, self.flux_block_stop)
+                if self.flux_blocks == "range"
+                else _JOINT.block_range
+            ),
+            steps=self.flux_steps,
+            base_ratio=self.flux_base_ratio,
+            image_attention=self.flux_image_attention,
+            global_everywhere=self.flux_global_everywhere,
+        )
 
 
 ARG_NAMES: tuple[str, ...] = tuple(f.name for f in fields(CoupleParams))
@@ -62,6 +97,11 @@ NUMBER_LIMITS = {
         ("tile_threshold", limits.TILE_THRESHOLD),
         ("tile_h", limits.TILES),
         ("tile_v", limits.TILES),
+        ("flux_block_start", limits.FLUX_BLOCK),
+        ("flux_block_stop", limits.FLUX_BLOCK),
+        ("flux_steps", limits.FLUX_SHARE),
+        ("flux_base_ratio", limits.FLUX_BASE_RATIO),
+        ("flux_region_padding", limits.FLUX_REGION_PADDING),
     )
 }
 TEXT_LIMITS = {
@@ -129,6 +169,10 @@ def params_from_args(args: Sequence[object]) -> CoupleParams:
             values[name] = _choice(name, value, BACKGROUNDS)
         elif name == "common_parser":
             values[name] = _choice(name, value, COMMON_SYNTAXES)
+        elif name == "flux_blocks":
+            values[name] = _choice(name, value, BLOCK_CHOICES)
+        elif name == "flux_image_attention":
+            values[name] = _choice(name, value, IMAGE_ATTENTION)
         elif name == "mapping":
             values[name] = parse_mapping_value(value)
         elif isinstance(default, bool):
@@ -138,7 +182,19 @@ def params_from_args(args: Sequence[object]) -> CoupleParams:
             values[name] = number.check_int(value) if number.whole else number.check(value)
         elif name in TEXT_LIMITS:
             values[name] = TEXT_LIMITS[name].check(value)
-    return replace(defaults, **values)
+    params = replace(defaults, **values)
+    _check_block_range(params)
+    return params
+
+
+def _check_block_range(params: CoupleParams) -> None:
+    """With flux_blocks "range" the range must hold a block (else it is not used)."""
+    start, stop = params.flux_block_start, params.flux_block_stop
+    if params.flux_blocks == "range" and start >= stop:
+        raise CoupleError(
+            f"arguments flux_block_start and flux_block_stop must give a range with start below stop; "
+            f"got {start} and {stop}"
+        )
 
 
 def params_to_args(params: CoupleParams) -> list[Any]:

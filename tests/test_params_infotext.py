@@ -13,8 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION, JointControls
 from lib_couple.errors import CoupleError
 from lib_couple.infotext import (
+    FLUX_KEYS,
     KEYS,
     error_infotext,
     fill_absent_keys,
@@ -45,8 +47,30 @@ def mapping_rows(draw: st.DrawFn) -> list[list[float]]:
 
 
 @st.composite
+def flux_fields(draw: st.DrawFn) -> dict[str, Any]:
+    """Flux controls, often the defaults (so both written and left-out keys are drawn)."""
+    start, stop = sorted(draw(st.lists(st.integers(0, 1024), min_size=2, max_size=2, unique=True)))
+    drawn = {
+        "flux_blocks": draw(st.sampled_from(BLOCK_CHOICES)),
+        "flux_block_start": start,
+        "flux_block_stop": stop,
+        "flux_steps": draw(fractions),
+        "flux_base_ratio": draw(st.floats(0, 0.95).map(lambda v: round(v, 3))),
+        "flux_image_attention": draw(st.sampled_from(IMAGE_ATTENTION)),
+        "flux_global_everywhere": draw(st.booleans()),
+        "flux_region_padding": draw(st.integers(0, 512)),
+    }
+    chosen = {name: value for name, value in drawn.items() if draw(st.booleans())}
+    if ("flux_block_start" in chosen) != ("flux_block_stop" in chosen):  # a range is given whole
+        chosen.pop("flux_block_start", None)
+        chosen.pop("flux_block_stop", None)
+    return chosen
+
+
+@st.composite
 def couple_params(draw: st.DrawFn) -> CoupleParams:
     return CoupleParams(
+        **draw(flux_fields()),
         enabled=draw(st.booleans()),
         compatibility=draw(st.booleans()),
         mode=draw(st.sampled_from(["Basic", "Advanced"])),
@@ -64,7 +88,77 @@ def couple_params(draw: st.DrawFn) -> CoupleParams:
 
 def test_argument_order_is_the_peers_then_ours() -> None:
     assert list(ARG_NAMES[:PEER_ARG_COUNT]) == PEER_ORDER
-    assert ARG_NAMES[PEER_ARG_COUNT:] == ("strict_coverage", "region_negatives")
+    assert ARG_NAMES[PEER_ARG_COUNT:] == (
+        "strict_coverage",
+        "region_negatives",
+        "flux_blocks",
+        "flux_block_start",
+        "flux_block_stop",
+        "flux_steps",
+        "flux_base_ratio",
+        "flux_image_attention",
+        "flux_global_everywhere",
+        "flux_region_padding",
+    )
+
+
+def test_flux_defaults_are_the_engines() -> None:
+    assert CoupleParams().joint_controls() == JointControls()
+
+
+@given(flux_fields())
+def test_flux_arguments_become_the_engines_controls(drawn: dict[str, Any]) -> None:
+    args = params_to_args(CoupleParams())
+    for name, value in drawn.items():
+        args[ARG_NAMES.index(name)] = str(value) if isinstance(value, (int, float)) else value
+    params = params_from_args(args)
+    controls = params.joint_controls()
+    assert (controls.blocks, controls.steps, controls.image_attention) == (
+        params.flux_blocks,
+        params.flux_steps,
+        params.flux_image_attention,
+    )
+    assert controls.base_ratio == params.flux_base_ratio
+    assert controls.global_everywhere == params.flux_global_everywhere
+    in_range = controls.block_range == (params.flux_block_start, params.flux_block_stop)
+    assert in_range or (params.flux_blocks != "range" and controls.block_range == JointControls().block_range)
+
+
+def _flux_args(**values: object) -> list[object]:
+    args: list[object] = [None] * len(ARG_NAMES)
+    for name, value in values.items():
+        args[ARG_NAMES.index(name)] = value
+    return args
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"flux_blocks": "odd"}, "argument flux_blocks must be one of 'all', 'every-other', 'range'"),
+        ({"flux_blocks": 3}, "argument flux_blocks"),
+        ({"flux_steps": float("nan")}, "argument flux_steps must be a number from 0 to 1; got NaN"),
+        ({"flux_steps": "1.5"}, "argument flux_steps must be a number from 0 to 1; got 1.5 .too large"),
+        ({"flux_steps": [0.5]}, "argument flux_steps"),
+        ({"flux_base_ratio": 1}, "argument flux_base_ratio must be a number from 0 to 0.95"),
+        ({"flux_block_start": 2.5}, "argument flux_block_start must be a whole number .*not a whole"),
+        ({"flux_block_stop": 2**80}, "argument flux_block_stop must be a whole number from 0 to 1024"),
+        ({"flux_region_padding": -1}, "argument flux_region_padding must be a whole number from 0 to 512"),
+        ({"flux_image_attention": "none"}, "argument flux_image_attention must be one of 'free', 'region'"),
+        ({"flux_global_everywhere": "sometimes"}, "argument flux_global_everywhere must be true or false"),
+        (
+            {"flux_blocks": "range", "flux_block_start": 9, "flux_block_stop": 9},
+            "flux_block_start and flux_block_stop .* start below stop; got 9 and 9",
+        ),
+    ],
+)
+def test_bad_flux_arguments_name_the_argument(values: dict[str, object], message: str) -> None:
+    with pytest.raises(CoupleError, match=message):
+        params_from_args(_flux_args(**values))
+
+
+def test_a_block_range_out_of_order_is_ignored_unless_chosen() -> None:
+    params = params_from_args(_flux_args(flux_block_start=40, flux_block_stop=2))
+    assert params.joint_controls().block_range == JointControls().block_range
 
 
 @given(couple_params())
@@ -94,7 +188,7 @@ def test_mapping_may_come_as_json_text() -> None:
         ([True, True, "Advanced", "", None, None, None, "[[0, 1"], "not valid JSON"),
         ([True, True, "Advanced", "", None, None, None, {"a": 1}], "list of regions"),
         ([True, True, "Basic", "", None, None, None, None, "[ ]"], "common_parser"),
-        ([True] * 20, "at most 19"),
+        ([True] * (len(ARG_NAMES) + 1), f"at most {len(ARG_NAMES)}"),
     ],
 )
 def test_bad_arguments_name_the_argument(args: list[object], message: str) -> None:
@@ -220,3 +314,51 @@ def test_a_forge_paste_of_a_good_weight_is_kept() -> None:
     params: dict[str, Any] = {"forge_couple": "True", "forge_couple_background_weight": "1.25"}
     fill_absent_keys(params)
     assert params["forge_couple_background_weight"] == "1.25"
+
+
+def test_default_flux_controls_write_no_keys() -> None:
+    for mode in ("Basic", "Advanced", "Mask"):
+        written = to_infotext(CoupleParams(enabled=True, mode=mode))  # type: ignore[arg-type]
+        assert not any(key.startswith("forge_couple_flux") for key in written)
+
+
+@given(flux_fields())
+def test_a_flux_key_is_written_exactly_when_its_value_is_not_the_default(drawn: dict[str, Any]) -> None:
+    params = CoupleParams(enabled=True, **drawn)
+    written = to_infotext(params)
+    defaults = CoupleParams()
+    for name, key in FLUX_KEYS:
+        assert (key in written) == (getattr(params, name) != getattr(defaults, name))
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("forge_couple_flux_steps", "nan"),
+        ("forge_couple_flux_steps", "2"),
+        ("forge_couple_flux_base_ratio", "inf"),
+        ("forge_couple_flux_block_start", "1.5"),
+        ("forge_couple_flux_region_padding", "-3"),
+        ("forge_couple_flux_blocks", "odd"),
+        ("forge_couple_flux_image_attention", "everything"),
+    ],
+)
+def test_a_bad_pasted_flux_value_pastes_the_default_with_a_warning(
+    key: str, text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    params: dict[str, Any] = {"forge_couple": "True", key: text}
+    with caplog.at_level("WARNING", logger="forge_couple"):
+        fill_absent_keys(params)
+        restored = from_infotext({key: text})
+    name = dict((k, n) for n, k in FLUX_KEYS)[key]
+    assert params[key] == str(getattr(CoupleParams(), name))
+    assert name not in restored
+    assert any(key in r.getMessage() for r in caplog.records)
+
+
+def test_absent_flux_keys_paste_their_defaults() -> None:
+    params: dict[str, Any] = {"forge_couple": "True", "forge_couple_flux_steps": "0.7"}
+    fill_absent_keys(params)
+    assert params["forge_couple_flux_steps"] == "0.7"
+    assert params["forge_couple_flux_blocks"] == CoupleParams().flux_blocks
+    assert from_infotext(params)["flux_block_stop"] == CoupleParams().flux_block_stop

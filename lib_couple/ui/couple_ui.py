@@ -18,6 +18,7 @@ from lib_couple.params import ARG_NAMES, MODES, CoupleParams
 from lib_couple.prompts import COMMON_SYNTAXES
 from lib_couple.regions import BACKGROUNDS, DIRECTIONS
 from lib_couple.ui import infotext_fields, mapping_table, mask_list, presets, region_panels
+from lib_couple.ui.flux_options import build_flux_options
 from lib_couple.ui.infotext_fields import InfotextKey
 from lib_couple.ui.region_panels import QUIET, not_saved
 
@@ -227,6 +228,7 @@ def build_couple_ui(is_img2img: bool, tab: Tab, defaults: CoupleParams | None = 
                     defaults.def_in_prompt, label="Include definitions in prompt"
                 )
                 c["common_debug"] = gr.Checkbox(defaults.common_debug, label="Debug: log the region lines")
+        c.update(build_flux_options(defaults))
         c.update(_tile_controls(is_img2img, defaults))
         _show_notes(notes)
     not_saved(c["mapping"], enabled_mirror)

@@ -66,6 +66,20 @@ def test_api_arguments(args: list[object]) -> None:
     accepted_or_refused(lambda: params_from_args(args))
 
 
+FLUX_ARGS = [name for name in ARG_NAMES if name.startswith("flux_")]
+flux_values = st.sampled_from(["all", "every-other", "range", "free", "region", "0.5", "-0", "57"]) | scalars
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(FLUX_ARGS), flux_values, max_size=len(FLUX_ARGS)))
+def test_flux_arguments(given_values: dict[str, object]) -> None:
+    """The Flux controls with hostile values; what is accepted makes a valid JointControls."""
+    args: list[object] = [None] * len(ARG_NAMES)
+    for name, value in given_values.items():
+        args[ARG_NAMES.index(name)] = value
+    accepted_or_refused(lambda: params_from_args(args).joint_controls())
+
+
 mapping_rows = st.lists(st.lists(scalars | st.floats(0, 1), min_size=4, max_size=6), max_size=5)
 
 
@@ -104,6 +118,9 @@ infotext_line = st.lists(
                 "forge_couple_mapping",
                 "forge_couple_background_weight",
                 "forge_couple_mode",
+                "forge_couple_flux_blocks",
+                "forge_couple_flux_steps",
+                "forge_couple_flux_block_start",
                 "a b",
             ]
         ),
@@ -151,8 +168,11 @@ def test_walk_plans(
     accepted_or_refused(plan)
 
 
+CONFIG_KEYS = [*ARG_NAMES[:10], *FLUX_ARGS[:4], "colour"]
+
+
 @FUZZ
-@given(st.dictionaries(st.sampled_from([*ARG_NAMES[:10], "colour"]), values, max_size=4) | values)
+@given(st.dictionaries(st.sampled_from(CONFIG_KEYS), values, max_size=4) | values)
 def test_config_loading(data: object) -> None:
     import tempfile
 

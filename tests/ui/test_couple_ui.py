@@ -9,10 +9,14 @@ from typing import Any
 import gradio as gr
 import pytest
 
+from lib_couple import limits
+from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.infotext import ERROR_VALUE, KEYS, format_parameters, parse_parameters, to_infotext
 from lib_couple.params import ARG_NAMES, MODES, CoupleParams, params_from_args
 from lib_couple.ui import CoupleUI, build_couple_ui
 from lib_couple.ui.couple_ui import TILE_ARGS, mode_visibility
+from lib_couple.ui.flux_options import FLUX_ARGS
+from lib_couple.ui.flux_options import LABEL as FLUX_LABEL
 from lib_couple.ui.infotext_fields import enabled_from_text, restore_enabled
 from lib_couple.ui.region_panels import NOT_SAVED, on_mapping_change, on_table_change
 from tests.ui.helpers import png_base64
@@ -77,6 +81,40 @@ def test_defaults_are_the_default_arguments(built: tuple[gr.Blocks, list[CoupleU
         assert params_from_args([control.value for control in ui.controls]) == CoupleParams()
 
 
+def test_flux_controls_sit_in_their_accordion_in_every_build(built: tuple[gr.Blocks, list[CoupleUI]]) -> None:
+    _, uis = built
+    assert tuple(name for name in ARG_NAMES if name.startswith("flux_")) == FLUX_ARGS
+    assert len(FLUX_ARGS) == 8
+    for ui in uis:
+        accordions = [
+            block
+            for block in _blocks(ui.accordion)
+            if isinstance(block, gr.Accordion) and block.label == FLUX_LABEL
+        ]
+        assert len(accordions) == 1
+        inside = descendants(accordions[0])
+        assert all(ui.components[name]._id in inside for name in FLUX_ARGS)
+        positions = [ui.controls.index(ui.components[name]) for name in FLUX_ARGS]
+        assert positions == [ARG_NAMES.index(name) for name in FLUX_ARGS]
+        c = ui.components
+        assert [v for v, _ in c["flux_blocks"].choices] == list(BLOCK_CHOICES)
+        assert [v for v, _ in c["flux_image_attention"].choices] == list(IMAGE_ATTENTION)
+        for name, limit in (
+            ("flux_steps", limits.FLUX_SHARE),
+            ("flux_base_ratio", limits.FLUX_BASE_RATIO),
+            ("flux_block_stop", limits.FLUX_BLOCK),
+            ("flux_region_padding", limits.FLUX_REGION_PADDING),
+        ):
+            assert (c[name].minimum, c[name].maximum) == (limit.low, limit.high)
+
+
+def _blocks(block: Any) -> list[Any]:
+    found = [block]
+    for child in getattr(block, "children", []):
+        found += _blocks(child)
+    return found
+
+
 def test_tile_controls_are_states_in_txt2img_only(built: tuple[gr.Blocks, list[CoupleUI]]) -> None:
     _, (t2i, i2i, *_) = built
     states = [t2i.components[name] for name in TILE_ARGS]
@@ -126,6 +164,18 @@ def test_send_to_pairs_the_same_keys_in_both_tabs(built: tuple[gr.Blocks, list[C
         CoupleParams(enabled=True, mode="Advanced", mapping=[[0, 0.4, 0, 1, 1], [0.4, 1, 0.2, 1, 2.5]]),
         CoupleParams(enabled=True, mode="Mask", compatibility=False, strict_coverage=True),
         CoupleParams(enabled=True, common_parser="< >", def_in_prompt=False, direction="Vertical"),
+        CoupleParams(
+            enabled=True,
+            flux_blocks="range",
+            flux_block_start=3,
+            flux_block_stop=40,
+            flux_steps=0.65,
+            flux_base_ratio=0.2,
+            flux_image_attention="region",
+            flux_global_everywhere=True,
+            flux_region_padding=0,
+        ),
+        CoupleParams(enabled=True, flux_blocks="every-other", flux_steps=1.0),
     ],
 )
 def test_pasted_infotext_restores_the_arguments(
