@@ -16,6 +16,7 @@ from lib_couple.attention.joint_attention import (
     joint_mask,
     pad_text,
     plain_mask,
+    trim_text,
 )
 from lib_couple.errors import CoupleError
 from lib_couple.token_masks import add_fallback, patch_token_weights, token_weights
@@ -225,3 +226,17 @@ def test_weighted_masks_group_with_their_bias():
     assert any(bias is not None for _, _, bias in groups.groups)
     q, k, v = (torch.randn(1, 2, mask.shape[0], 8) for _ in range(3))
     torch.testing.assert_close(grouped_attention(q, k, v, groups), _attend(q, k, v, mask))
+
+
+@settings(deadline=None)
+@given(st.integers(1, 40), st.integers(-3, 60) | st.none(), st.integers(-2, 50))
+def test_trim_text_keeps_a_prefix_of_the_real_tokens_and_padding(
+    length: int, tokens: int | None, padding: int
+) -> None:
+    cond = torch.randn(1, length, 4)
+    cut = trim_text(cond, tokens, padding)
+    if tokens is None or tokens < 1:
+        assert cut is cond
+        return
+    assert cut.shape[1] == min(length, tokens + max(0, padding))
+    torch.testing.assert_close(cut, cond[:, : cut.shape[1]])

@@ -144,6 +144,17 @@ def joint_mask(
     return mask
 
 
+def trim_text(cond: torch.Tensor, tokens: int | None, padding: int) -> torch.Tensor:
+    """A region line's T5 encoding `[1, T, D]` cut to its `tokens` real tokens plus `padding` pads.
+
+    Forge pads every T5 line to 256 (or 512) tokens, so each region would add that many to the
+    joint sequence; the pads after the first few carry little. `tokens` None: the host cannot tell.
+    """
+    if tokens is None or tokens < 1:
+        return cond
+    return cond[:, : min(int(cond.shape[1]), tokens + max(0, padding))]
+
+
 def pad_text(mask: torch.Tensor, text: int, padded_text: int) -> torch.Tensor:
     """The mask of a row whose text is zero-padded from `text` to `padded_text` tokens.
 

@@ -125,6 +125,11 @@ class Services:
             cond = cond["crossattn"]
         return cond[:1]
 
+    def text_tokens(self, sd_model: Any, line: str) -> int | None:
+        """The model double's own count where it pads its lines (the Flux doubles), else None."""
+        count = getattr(sd_model, "text_tokens", None)
+        return count(line) if callable(count) else None
+
     def conditioning_identity(self, sd_model: Any) -> Hashable:
         return id(sd_model)
 

@@ -18,6 +18,7 @@ import torch
 
 from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import AttentionFn
+from lib_couple.attention.joint_attention import trim_text
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.architectures import model_label, regions_architecture, supported_names
 from lib_couple.hosts.forge.networks import Key, network_key
@@ -43,6 +44,10 @@ class ForgeServices(Protocol):
     ) -> torch.Tensor:
         """One region line's cross-attention conditioning `[1, T, D]` with the model's encoders
         (`negative`: encoded as a negative prompt, which SDXL's conditioning reads)."""
+        ...
+
+    def text_tokens(self, sd_model: Any, line: str) -> int | None:
+        """A line's real T5 tokens before the host pads it; None where the host cannot tell."""
         ...
 
     def conditioning_identity(self, sd_model: Any) -> Hashable:
@@ -153,13 +158,16 @@ class CoupleRunner:
             if self.error:
                 return
         height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
+        trim = row.regions == "dit-joint"  # T5 lines join the joint sequence: drop most pads
         try:
             regions = [
                 RegionSet(
-                    self._encode(p.sd_model, plan.prompts, width, height),
+                    self._encode(p.sd_model, plan.prompts, width, height, trim=trim),
                     plan.masks,
                     strict=params.strict_coverage,
-                    negatives=None if lines is None else self._encode(p.sd_model, lines, width, height, True),
+                    negatives=None
+                    if lines is None
+                    else self._encode(p.sd_model, lines, width, height, True, trim=trim),
                 )
                 for plan, lines in zip(self.plans, self.negative_lines, strict=True)
             ]
@@ -171,6 +179,7 @@ class CoupleRunner:
                 self.item_sets,
                 self.services.attention_function(),
                 self.manager.pool if self.manager.use_pool else None,
+                controls=params.joint_controls(),
             )
         except CoupleError as error:
             self._fail(p, params, error)
@@ -248,16 +257,27 @@ class CoupleRunner:
         p.extra_generation_params.update(to_infotext(params))
 
     def _encode(
-        self, sd_model: Any, lines: Sequence[str], width: int, height: int, negative: bool = False
+        self,
+        sd_model: Any,
+        lines: Sequence[str],
+        width: int,
+        height: int,
+        negative: bool = False,
+        trim: bool = False,
     ) -> list[torch.Tensor]:
+        """The lines' conditionings (cached whole); `trim`: each cut to its real tokens + padding."""
         identity = self.services.conditioning_identity(sd_model)
         kind = ("negative",) if negative else ()  # SDXL encodes a negative prompt its own way
 
         def encoded(line: str) -> torch.Tensor:
             key = cache_key(identity, self.network_state, line, width, height, *kind)
-            return self.cache.get_or_compute(
+            cond = self.cache.get_or_compute(
                 key, lambda: self.services.encode(sd_model, line, width, height, negative=negative)
             )
+            if not trim:
+                return cond
+            tokens = self.services.text_tokens(sd_model, line)
+            return trim_text(cond, tokens, self.params.flux_region_padding)
 
         return [encoded(line) for line in lines]
 

@@ -27,6 +27,18 @@ class ForgeHostServices:
         tensor: torch.Tensor = cond[:1].detach()
         return tensor
 
+    def text_tokens(self, sd_model: Any, line: str) -> int | None:
+        """The real T5 tokens of a line (its end token included), before the engine pads it.
+
+        Forge's and Neo's Flux / Chroma engines have `text_processing_engine_t5.tokenize_line`,
+        which returns the chunks and that count; a line of more chunks (BREAK) is left whole."""
+        engine = getattr(sd_model, "text_processing_engine_t5", None)
+        tokenize_line = getattr(engine, "tokenize_line", None)
+        if not callable(tokenize_line):
+            return None
+        chunks, count = tokenize_line(line)
+        return int(count) if len(chunks) == 1 else None
+
     def conditioning_identity(self, sd_model: Any) -> Hashable:
         from modules import shared
 

@@ -1,8 +1,9 @@
 """One small patcher module per form of model, chosen by the architecture table's `patcher` column.
 
-Each module has `patch(unet, regions, item_sets, attention_fn, pool) -> Patched`: a patched clone of
+Each module has `patch(unet, regions, item_sets, attention_fn, pool, controls) -> Patched`: a patched clone of
 Forge's (or Neo's) UnetPatcher with the regions on it as data (object patches, `patches_replace`),
-never on a class or a live module, so dropping the clone drops the patch.
+never on a class or a live module, so dropping the clone drops the patch. `controls` (where and how
+long the joint-attention mask applies) is read by the Flux patcher; the others take and ignore it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import AttentionFn
+from lib_couple.attention.joint_attention import JointControls
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.architectures import Architecture
 from lib_couple.memory.tensor_pool import TensorPool
@@ -35,6 +37,7 @@ class PatcherModule(Protocol):
         item_sets: Sequence[int],
         attention_fn: AttentionFn,
         pool: TensorPool | None,
+        controls: JointControls | None = None,
     ) -> Patched: ...
 
 

@@ -19,6 +19,7 @@ from torch import nn
 from lib_couple.attention.couple import COND, RegionalAttention, RegionSet
 from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.attention.dit_cross_attention import dit_cross_attention, patch_grid
+from lib_couple.attention.joint_attention import JointControls
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.patchers import Patched
 from lib_couple.log import LOGGER_NAME
@@ -132,6 +133,7 @@ def patch(
     item_sets: Sequence[int],
     attention_fn: AttentionFn,
     pool: TensorPool | None,
+    controls: JointControls | None = None,  # the Flux controls: no joint attention here
 ) -> Patched:
     """A clone of `unet` whose Anima blocks attend each region's image tokens to its own text."""
     clone = unet.clone()
