@@ -19,8 +19,9 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -76,45 +77,66 @@ def _peak(fn: Callable[[], object], device: torch.device) -> int | None:
     return int(torch.cuda.max_memory_allocated(device) - base)
 
 
-def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype) -> dict[str, object]:
-    torch.manual_seed(0)
+Inputs = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # img, txt, vec, pe
+
+
+def column_mask(shape: Shape, region_tokens: int) -> torch.Tensor:
+    """The joint mask of `shape.regions` equal columns, each region line `region_tokens` long."""
     latent = shape.px // 8
-    grid = image_grid(latent, latent)
+    masks = torch.zeros(shape.regions, shape.px, shape.px)
+    for r in range(shape.regions):
+        masks[r, :, r * shape.px // shape.regions : (r + 1) * shape.px // shape.regions] = 1
+    lengths = [region_tokens] * shape.regions
+    weights = patch_token_weights(masks, (latent, latent))
+    return joint_mask(weights, lengths, shape.own_tokens, has_fallback=False)
+
+
+def flux_blocks(shape: Shape, device: torch.device, dtype: torch.dtype) -> tuple[Any, Any]:
+    """One random-weight double and one single block of the shape (MLP ratio 4, as Flux)."""
+    owner = Attend()
+    double = DoubleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
+    single = SingleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
+    return double, single
+
+
+def block_inputs(shape: Shape, text: int, device: torch.device, dtype: torch.dtype) -> Inputs:
+    """Random image and text streams with Flux's rotary positions (text at 0, image on its grid)."""
+    grid = image_grid(shape.px // 8, shape.px // 8)
     images = grid[0] * grid[1]
     head = shape.width // shape.heads
     axes = (head // 8, head * 7 // 16, head - head // 8 - head * 7 // 16)
-    masks = torch.zeros(shape.regions, shape.px, shape.px)
-    for r in range(shape.regions):  # columns
-        masks[r, :, r * shape.px // shape.regions : (r + 1) * shape.px // shape.regions] = 1
+    ids = torch.zeros(1, text + images, 3)
+    ids[0, text:, 1] = torch.arange(images).div(grid[1], rounding_mode="floor").float()
+    ids[0, text:, 2] = (torch.arange(images) % grid[1]).float()
+    pe = rope_table(ids, axes).to(device)
+    img = torch.randn(1, images, shape.width, device=device, dtype=dtype)
+    txt = torch.randn(1, text, shape.width, device=device, dtype=dtype)
+    vec = torch.randn(1, shape.width, device=device, dtype=dtype)
+    return img, txt, vec, pe
+
+
+def joined(args: Inputs) -> torch.Tensor:
+    """The single blocks' input: text then image."""
+    return torch.cat([args[1], args[0]], dim=1)
+
+
+def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype) -> dict[str, object]:
+    torch.manual_seed(0)
     built = time.perf_counter()
-    lengths = [shape.region_tokens] * shape.regions
-    dense = joint_mask(
-        patch_token_weights(masks, (latent, latent)), lengths, shape.own_tokens, has_fallback=False
-    )
+    dense = column_mask(shape, shape.region_tokens)
     mask = dense.to(device, dtype)[None, None]
     build_ms = 1000 * (time.perf_counter() - built)
     plan = row_plan([0], lambda _: dense, device, dtype)
     form = plan.parts[0][1]
     groups = len(form.groups) if isinstance(form, AttentionGroups) else 0
-    owner = Attend()
-    double = DoubleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
-    single = SingleStreamBlock(shape.width, shape.heads, owner, mlp=4).to(device, dtype).eval()
-    text_plain, text_ext = shape.own_tokens, shape.own_tokens + sum(lengths)
-
-    def inputs(text: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        ids = torch.zeros(1, text + images, 3)
-        ids[0, text:, 1] = torch.arange(images).div(grid[1], rounding_mode="floor").float()
-        ids[0, text:, 2] = (torch.arange(images) % grid[1]).float()
-        pe = rope_table(ids, axes).to(device)
-        img = torch.randn(1, images, shape.width, device=device, dtype=dtype)
-        txt = torch.randn(1, text, shape.width, device=device, dtype=dtype)
-        vec = torch.randn(1, shape.width, device=device, dtype=dtype)
-        return img, txt, vec, pe
-
-    plain_in, ext_in = inputs(text_plain), inputs(text_ext)
-
-    def seq(args: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return torch.cat([args[1], args[0]], dim=1)
+    double, single = flux_blocks(shape, device, dtype)
+    images = int(dense.shape[0]) - shape.own_tokens - shape.regions * shape.region_tokens
+    text_plain, text_ext = shape.own_tokens, shape.own_tokens + shape.regions * shape.region_tokens
+    plain_in, ext_in = (
+        block_inputs(shape, text_plain, device, dtype),
+        block_inputs(shape, text_ext, device, dtype),
+    )
+    seq = joined
 
     cases: dict[str, Callable[[], object]] = {
         "double plain": lambda: double(*plain_in),
@@ -173,18 +195,17 @@ def measure(shape: Shape, rounds: int, device: torch.device, dtype: torch.dtype)
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+def run_cli(doc: str | None, presets: Mapping[str, Any], measure: Callable[..., dict[str, object]]) -> None:
+    """The command line of a Flux bench: a preset, rounds, device, dtype; JSON out."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(presets), default="cpu")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     parser.add_argument("--json", help="also write the result here")
     args = parser.parse_args()
     result = measure(
-        PRESETS[args.preset], max(1, args.rounds), torch.device(args.device), getattr(torch, args.dtype)
+        presets[args.preset], max(1, args.rounds), torch.device(args.device), getattr(torch, args.dtype)
     )
     text = json.dumps(result, indent=2)
     print(text)
@@ -194,4 +215,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(__doc__, PRESETS, measure)
