@@ -26,6 +26,7 @@ from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import multihead_attention
 from lib_couple.attention.joint_attention import JointControls, joint_mask, plain_mask
 from lib_couple.hosts.forge.patchers import flux
+from lib_couple.params import CoupleParams
 from lib_couple.token_masks import patch_token_weights
 from tests.doubles.flux_model import FluxPatcher, Predictor
 
@@ -138,10 +139,18 @@ def _model(module: Any) -> FluxPatcher:
 
 @pytest.mark.parametrize("host_flux", ["FORGE_COUPLE_FORGE_FLUX", "FORGE_COUPLE_NEO_FLUX"], indirect=True)
 @pytest.mark.parametrize(("h", "w"), [(8, 12), (7, 9)])
+@pytest.mark.parametrize(
+    "params",
+    [
+        CoupleParams(flux_steps=1.0),
+        CoupleParams(flux_steps=1.0, flux_image_attention="region", flux_global_everywhere=True),
+    ],
+)
 @torch.no_grad()
 def test_the_hosts_flux_patched_equals_a_direct_reference_and_is_unpatched_after(
-    host_flux: Any, h: int, w: int
+    host_flux: Any, h: int, w: int, params: CoupleParams
 ) -> None:
+    controls = params.joint_controls()  # the script arguments as the runner hands them over
     unet = _model(host_flux)
     g = torch.Generator().manual_seed(1)
     x, ctx, y = (
@@ -160,10 +169,17 @@ def test_the_hosts_flux_patched_equals_a_direct_reference_and_is_unpatched_after
     masks[0, :, : 16 * (gw // 2)] = 1
     masks[1, :, 16 * (gw // 2) :] = 1
     regions = RegionSet([torch.randn(1, 3, 24, generator=g), torch.randn(1, 4, 24, generator=g)], masks)
-    out = flux.patch(unet, [regions], [0], multihead_attention, None, JointControls(steps=1.0)).unet.run(
+    out = flux.patch(unet, [regions], [0], multihead_attention, None, controls).unet.run(
         x, 1.0, ctx, y, [1, 0]
     )
-    mask = joint_mask(patch_token_weights(masks, (h, w)), [3, 4], 5, has_fallback=False)
+    mask = joint_mask(
+        patch_token_weights(masks, (h, w)),
+        [3, 4],
+        5,
+        has_fallback=False,
+        image_attention=params.flux_image_attention,
+        global_everywhere=params.flux_global_everywhere,
+    )
     rows = torch.stack([plain_mask(5, 12, ((h + 1) // 2) * gw), mask])[:, None]
     extended = torch.cat([ctx, torch.cat([torch.zeros(1, 7, 24), torch.cat(regions.conds, 1)])], 1)
     original = host_flux.attention
