@@ -6,11 +6,14 @@ The ranges are those of lib_couple/limits.py, so the UI cannot send what the API
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from lib_couple import limits
 from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.params import ARG_NAMES, CoupleParams
+from lib_couple.ui.region_panels import QUIET
 
 FLUX_ARGS: tuple[str, ...] = tuple(name for name in ARG_NAMES if name.startswith("flux_"))
 LABEL = "Flux / Chroma (only these models read it)"
@@ -28,10 +31,9 @@ def build_flux_options(defaults: CoupleParams) -> dict[str, gr.components.Compon
                 label="Masked blocks",
                 info="doubles then singles counted as one list (Flux: 19 + 38)",
             )
-            c["flux_block_start"] = _whole(defaults.flux_block_start, "Range start", limits.FLUX_BLOCK)
-            c["flux_block_stop"] = _whole(
-                defaults.flux_block_stop, "Range stop (excluded)", limits.FLUX_BLOCK
-            )
+            ranged = defaults.flux_blocks == "range"
+            c["flux_block_start"] = _whole(defaults.flux_block_start, "Range start", ranged)
+            c["flux_block_stop"] = _whole(defaults.flux_block_stop, "Range stop (excluded)", ranged)
         with gr.Row():
             c["flux_steps"] = gr.Slider(
                 limits.FLUX_SHARE.low,
@@ -62,13 +64,27 @@ def build_flux_options(defaults: CoupleParams) -> dict[str, gr.components.Compon
                 info="else only where no region is",
             )
             c["flux_region_padding"] = _whole(
-                defaults.flux_region_padding, "T5 pads kept per region line", limits.FLUX_REGION_PADDING
+                defaults.flux_region_padding,
+                "T5 pads kept per region line",
+                limit=limits.FLUX_REGION_PADDING,
             )
+    c["flux_blocks"].change(
+        on_blocks_change, c["flux_blocks"], [c["flux_block_start"], c["flux_block_stop"]], **QUIET
+    )
     missing = [name for name in FLUX_ARGS if name not in c]
     if missing:
         raise RuntimeError(f"internal: no Flux control for {missing}")
     return c
 
 
-def _whole(value: int, label: str, limit: limits.NumberLimit) -> gr.components.Component:
-    return gr.Number(value, label=label, precision=0, minimum=limit.low, maximum=limit.high)
+def on_blocks_change(blocks: str) -> list[Any]:
+    """The range's fields are read only with "range": editable then, greyed otherwise."""
+    return [gr.update(interactive=blocks == "range")] * 2
+
+
+def _whole(
+    value: int, label: str, interactive: bool = True, limit: limits.NumberLimit = limits.FLUX_BLOCK
+) -> gr.components.Component:
+    return gr.Number(
+        value, label=label, precision=0, minimum=limit.low, maximum=limit.high, interactive=interactive
+    )

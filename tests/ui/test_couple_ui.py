@@ -15,7 +15,7 @@ from lib_couple.infotext import ERROR_VALUE, KEYS, format_parameters, parse_para
 from lib_couple.params import ARG_NAMES, MODES, CoupleParams, params_from_args
 from lib_couple.ui import CoupleUI, build_couple_ui
 from lib_couple.ui.couple_ui import TILE_ARGS, mode_visibility
-from lib_couple.ui.flux_options import FLUX_ARGS
+from lib_couple.ui.flux_options import FLUX_ARGS, on_blocks_change
 from lib_couple.ui.flux_options import LABEL as FLUX_LABEL
 from lib_couple.ui.infotext_fields import enabled_from_text, restore_enabled
 from lib_couple.ui.region_panels import NOT_SAVED, on_mapping_change, on_table_change
@@ -106,6 +106,19 @@ def test_flux_controls_sit_in_their_accordion_in_every_build(built: tuple[gr.Blo
             ("flux_region_padding", limits.FLUX_REGION_PADDING),
         ):
             assert (c[name].minimum, c[name].maximum) == (limit.low, limit.high)
+
+
+def test_the_block_range_is_editable_only_with_range(built: tuple[gr.Blocks, list[CoupleUI]]) -> None:
+    blocks, (ui, *_) = built
+    c = ui.components
+    assert not c["flux_block_start"].interactive
+    assert not c["flux_block_stop"].interactive
+    (event,) = (
+        fn for fn in blocks.fns.values() if fn.fn is on_blocks_change and c["flux_blocks"] in fn.inputs
+    )
+    assert event.outputs == [c["flux_block_start"], c["flux_block_stop"]]
+    assert [u["interactive"] for u in on_blocks_change("range")] == [True, True]
+    assert [u["interactive"] for u in on_blocks_change("every-other")] == [False, False]
 
 
 def _blocks(block: Any) -> list[Any]:
