@@ -235,9 +235,11 @@ def build_explore_pad(
                     for action, label in BUTTONS:
                         c[action] = gr.Button(label, size="sm", elem_id=f"forge_couple_explore_{action}")
             with gr.Column():
+                # No picture at build time: gradio would write it to the host's temp folder, which
+                # Neo launched directly lacks (the tab then fails); Show or any move draws it.
                 c["pad"] = gr.Image(
-                    draw_pad(PadState(DEFAULT_BASE, parse_directions("\n".join(DEFAULT_DIRECTIONS)))),
-                    label="Pad (click to step toward a spot)",
+                    None,
+                    label="Pad (Show draws it; click to step toward a spot)",
                     interactive=False,
                     type="pil",
                     height=PAD_PIXELS,

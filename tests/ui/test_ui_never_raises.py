@@ -4,6 +4,7 @@ leaves the rest built with a note (Neo's API calls ui() unguarded; FORGE issue 1
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, NoReturn
 
 import gradio as gr
@@ -13,6 +14,7 @@ from PIL import Image
 
 from lib_couple.params import ARG_NAMES
 from lib_couple.ui import build_couple_ui, presets
+from lib_couple.ui.walk_tab import build_walk_tab
 from tests.doubles.forge_modules import fake_forge
 
 WRITERS = [name for name in dir(processing_utils) if name.startswith("save_") or "to_cache" in name]
@@ -34,6 +36,17 @@ def _no_file_writing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def markdown_text(blocks: gr.Blocks) -> str:
     return "\n".join(str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown))
+
+
+@pytest.mark.usefixtures("_no_file_writing")
+def test_the_walk_tab_builds_without_writing_a_file(tmp_path: Path) -> None:
+    # Neo launched directly, without its temp folder: the explorer's pad picture, given at build
+    # time, made gradio write a file and the whole Latent Walk tab failed (seen on Neo v3.5).
+    with gr.Blocks() as blocks:
+        controls = build_walk_tab(_no_disk, tmp_path, open_pad=_no_disk, open_explorer=_no_disk)
+    images = [b for b in blocks.blocks.values() if isinstance(b, gr.Image)]
+    assert controls["explorer"]["pad"] in images
+    assert all(image.value is None for image in images)
 
 
 @pytest.mark.usefixtures("_no_file_writing")
