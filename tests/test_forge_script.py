@@ -15,36 +15,11 @@ from lib_couple.hosts.patcher import REPLACE_TABLE_KEY
 from lib_couple.infotext import KEYS, format_parameters, from_infotext, parse_parameters, to_infotext
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
 from tests.doubles.forge_modules import fake_forge
-from tests.doubles.forge_processing import Processing, SdModel, run_generation
+from tests.doubles.forge_processing import Processing, ScriptHooks, SdModel, run_generation
 
 
 def stopped(forge: Any) -> Callable[[], bool]:
     return lambda: bool(forge.shared.state.interrupted)
-
-
-class Hooks:
-    """Calls a Forge Script's hooks with Forge's signatures."""
-
-    def __init__(self, script: Any) -> None:
-        self.script = script
-
-    def setup(self, p: Any, args: list[object]) -> None:
-        self.args = args
-        self.script.setup(p, *args)
-
-    def process(self, p: Any) -> None:
-        self.script.process(p, *self.args)
-
-    def after_extra_networks_activate(self, p: Any, prompts: list[str], data: object) -> None:
-        self.script.after_extra_networks_activate(
-            p, *self.args, batch_number=0, prompts=prompts, seeds=[1], subseeds=[1], extra_network_data=data
-        )
-
-    def process_before_every_sampling(self, p: Any, x: Any) -> None:
-        self.script.process_before_every_sampling(p, *self.args, x=x, noise=x, c=None, uc=None)
-
-    def postprocess(self, p: Any) -> None:
-        self.script.postprocess(p, object(), *self.args)
 
 
 def test_script_identity_and_settings() -> None:
@@ -99,7 +74,7 @@ def test_hooks_patch_and_unpatch_through_forges_signatures() -> None:
         script = forge.script.ForgeCouple()
         p = Processing("a red circle\na blue square", SdModel())
         passes = run_generation(
-            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+            ScriptHooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
         )
         assert REPLACE_TABLE_KEY in passes[0].unet.model_options["transformer_options"]
         assert p.sd_model.forge_objects.unet is p.sd_model.forge_objects_original.unet
@@ -112,7 +87,7 @@ def test_bad_input_interrupts_through_shared_state() -> None:
         script = forge.script.ForgeCouple()
         p = Processing("one line only", SdModel())
         run_generation(
-            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+            ScriptHooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
         )
         assert forge.shared.state.interrupted
         assert p.extra_generation_params["forge_couple"] == "ERROR"
@@ -124,7 +99,7 @@ def test_loading_a_model_forgets_the_cached_encodings() -> None:
         script.runner.cache.clear()  # the process's manager outlives other tests' scripts
         p = Processing("a red circle\na blue square", SdModel())
         run_generation(
-            Hooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
+            ScriptHooks(script), p, params_to_args(CoupleParams(enabled=True)), interrupted=stopped(forge)
         )
         assert len(script.runner.cache) == 2
         assert len(forge.model_loaded_callbacks) == 1

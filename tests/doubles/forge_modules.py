@@ -140,6 +140,20 @@ def installed(fakes: dict[str, types.ModuleType]) -> Iterator[None]:
                 sys.modules[name] = module
 
 
+def api_default_script_args(scripts: list[Any]) -> list[object]:
+    """The hosts' `Api.init_default_script_args` (`modules/api/api.py`, the same on Forge and Neo):
+    every script's `ui()` called twice inside one `gr.Blocks`, with no guard. Neo runs it while
+    its API is set up, so an exception there ends that setup; Forge runs it at the first request."""
+    import gradio as gr
+
+    values: list[object] = []
+    with gr.Blocks():
+        for script in scripts:
+            if script.ui(script.is_img2img):
+                values.extend(control.value for control in script.ui(script.is_img2img))
+    return values
+
+
 def load_script() -> types.ModuleType:
     """Import scripts/forge_couple.py the way Forge does: by path, as its own module."""
     spec = importlib.util.spec_from_file_location("forge_couple_script", ROOT / "scripts" / "forge_couple.py")

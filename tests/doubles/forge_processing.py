@@ -1,20 +1,24 @@
 """Doubles of Forge's processing object, loaded model and script services (FORGE_FACTS 4.3-4.7).
 
-`run_generation` calls the script's hooks in Forge's order and "samples" by calling the current
-`p.sd_model.forge_objects.unet` once per pass, as Forge's sampler reads it at call time.
+`run_generation` calls the script's hooks in the host's order and "samples" by calling the current
+`p.sd_model.forge_objects.unet` once per pass, as the sampler reads it at call time. Where
+lllyasviel Forge and Forge Neo differ (the model's flags and names, the hires pass's hooks) the
+model's `flavour` says which host's code the double follows (`modules/processing.py`,
+`backend/diffusion_engine/*.py` of Forge dfdcbab6 and Neo v3.5 5692d2d).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from PIL import Image
 
 from lib_couple.attention.cross_attention import multihead_attention
-from tests.doubles.forge_unet import ModelPatcher, make_patcher, run_unet
+from tests.doubles.forge_unet import Flavour, ModelPatcher, make_patcher, run_unet
 
 CONTEXT_DIM = 24
 
@@ -59,16 +63,48 @@ class ForgeObjects:
         return ForgeObjects(self.unet)
 
 
-class SdModel:
-    """A loaded checkpoint: flags as Forge sets them, encoders that count their calls."""
+# Neo's engines set only these flags (ForgeDiffusionEngine.fix_for_webui_backward_compatibility).
+NEO_FLAGS = ("is_sd1", "is_sdxl", "is_wan")
+# Neo's model_config.huggingface_repo (huggingface_guess/model_list.py) of the flag's model.
+NEO_REPOS = {
+    "is_sd1": "runwayml/stable-diffusion-v1-5",
+    "is_sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "is_wan": "Wan-AI/Wan2.1-T2V-14B",
+}
 
-    def __init__(self, flags: Sequence[str] = ("is_sd1",), sdxl_dict: bool = False) -> None:
-        for flag in flags:
-            setattr(self, flag, True)
+
+class SdModel:
+    """A loaded checkpoint: flags and names as the host sets them, encoders that count their calls.
+
+    Forge sets True the flags given; Neo has `is_sd1`, `is_sdxl` and `is_wan` only (True or
+    False) and names the model by `model_config.huggingface_repo` (`repo`, else the flag's model).
+    """
+
+    def __init__(
+        self,
+        flags: Sequence[str] = ("is_sd1",),
+        sdxl_dict: bool = False,
+        flavour: Flavour = "forge",
+        repo: str | None = None,
+    ) -> None:
+        self.flavour = flavour
+        if flavour == "neo":
+            unknown = set(flags) - set(NEO_FLAGS)
+            if unknown:
+                raise ValueError(f"Neo's models have no {sorted(unknown)}; name the model by repo")
+            for flag in NEO_FLAGS:
+                setattr(self, flag, flag in flags)
+            named = repo or next((NEO_REPOS[f] for f in flags), None)
+            self.model_config = SimpleNamespace(huggingface_repo=named)
+        else:
+            for flag in flags:
+                setattr(self, flag, True)
         self.sdxl_dict = sdxl_dict
         self.encode_calls: list[str] = []
-        self.forge_objects_original = ForgeObjects(make_patcher(context_dim=CONTEXT_DIM))
+        self.forge_objects_original = ForgeObjects(make_patcher(context_dim=CONTEXT_DIM, flavour=flavour))
         self.forge_objects = self.forge_objects_original.shallow_copy()
+        # Both hosts' LoRA code leaves this copy of forge_objects for the sampler to start from.
+        self.forge_objects_after_applying_lora = self.forge_objects_original.shallow_copy()
 
     def get_learned_conditioning(self, lines: list[str]) -> Any:
         self.encode_calls.extend(lines)
@@ -159,6 +195,37 @@ def sample_pass(p: Processing, latent_hw: tuple[int, int], seed: int) -> Pass:
     return Pass(unet, run_unet(unet, x, context, [1, 0]), latent_hw)
 
 
+class ScriptHooks:
+    """Calls a `scripts.Script`'s hooks with the hosts' signatures (the same on Forge and Neo:
+    `modules/scripts.py` ScriptRunner), so `run_generation` can drive the real script (pass it
+    `interrupted` reading the fake `shared.state`)."""
+
+    def __init__(self, script: Any) -> None:
+        self.script = script
+        self.args: list[object] = []
+
+    def setup(self, p: Any, args: list[object]) -> None:
+        self.args = args
+        self.script.setup(p, *args)
+
+    def process(self, p: Any) -> None:
+        self.script.process(p, *self.args)
+
+    def after_extra_networks_activate(self, p: Any, prompts: list[str], data: object) -> None:
+        self.script.after_extra_networks_activate(
+            p, *self.args, batch_number=0, prompts=prompts, seeds=[1], subseeds=[1], extra_network_data=data
+        )
+
+    def process_batch(self, p: Any) -> None:
+        self.script.process_batch(p, *self.args, batch_number=0, prompts=p.prompts, seeds=[1], subseeds=[1])
+
+    def process_before_every_sampling(self, p: Any, x: Any) -> None:
+        self.script.process_before_every_sampling(p, *self.args, x=x, noise=x, c=None, uc=None)
+
+    def postprocess(self, p: Any) -> None:
+        self.script.postprocess(p, object(), *self.args)
+
+
 def run_generation(
     runner: Any,
     p: Processing,
@@ -166,10 +233,16 @@ def run_generation(
     fail_in_sampling: bool = False,
     interrupted: Callable[[], bool] | None = None,
 ) -> list[Pass]:
-    """Forge's hook order for txt2img (img2img is the same around sampling).
+    """The host's hook order for txt2img (img2img is the same around sampling), by the model's flavour.
 
-    `interrupted` reads Forge's `state.interrupted` (default: the runner's Services recorded an
-    interrupt); like Forge, the loop stops before a batch once it is set.
+    Both hosts: `setup`, `process`; per batch a fresh `forge_objects`, `after_extra_networks_activate`
+    (from `extra_networks.activate`; twice more in `setup_conds` with hires fix, for the hires and
+    first-pass networks), `process_batch`, then `process_before_every_sampling` on a fresh copy
+    before sampling; `postprocess` once. The hires pass: Forge calls `process_before_every_sampling`
+    on the first pass's objects and again on a fresh copy, Neo once on a fresh copy.
+
+    `interrupted` reads the host's `state.interrupted` (default: the runner's Services recorded an
+    interrupt); like the hosts, the loop stops before a batch once it is set.
     """
     stopped = interrupted or (lambda: runner.services.interrupts > 0)
     passes: list[Pass] = []
@@ -188,19 +261,26 @@ def run_generation(
             or [p.negative_prompt] * p.batch_size
         )
         runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
-        model.forge_objects = model.forge_objects_original.shallow_copy()
+        model.forge_objects = model.forge_objects_after_applying_lora.shallow_copy()
+        runner.process_batch(p)
+        if p.enable_hr:  # setup_conds: the hires networks, then the first pass's again
+            for _ in range(2):
+                runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
         first = (p.height // 8, p.width // 8)
+        model.forge_objects = model.forge_objects_after_applying_lora.shallow_copy()
         runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, *first))
         if fail_in_sampling:
             raise RuntimeError("sampler failed")
         passes.append(sample_pass(p, first, seed=batch))
         if p.enable_hr:
             hires = (int(first[0] * p.hr_scale), int(first[1] * p.hr_scale))
-            runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
             p.is_hr_pass = True
-            for _ in range(2):  # Forge calls the hook twice in the hires pass, each on a fresh UNet
-                model.forge_objects = model.forge_objects_original.shallow_copy()
-                runner.process_before_every_sampling(p, torch.zeros(p.batch_size, 4, *hires))
+            runner.after_extra_networks_activate(p, list(p.prompts), p.extra_network_data)
+            x = torch.zeros(p.batch_size, 4, *hires)
+            if model.flavour == "forge":  # before_hr's companion call, on the first pass's objects
+                runner.process_before_every_sampling(p, x)
+            model.forge_objects = model.forge_objects_after_applying_lora.shallow_copy()
+            runner.process_before_every_sampling(p, x)
             passes.append(sample_pass(p, hires, seed=100 + batch))
             p.is_hr_pass = False
     runner.postprocess(p)

@@ -1,7 +1,11 @@
 """A small double of Forge's patch contract: ModelPatcher and an LDM-layout UNet.
 
-Written from the documented behaviour (FORGE_FACTS.md section 4.4-4.5), not from Forge's code:
-- `clone()` deep-copies `model_options`; setters append patches or set replace slots;
+Written from the documented behaviour (FORGE_FACTS.md section 4.4-4.5) and, for the flavours, from
+the hosts' `backend/patcher/base.py` (lllyasviel Forge dfdcbab6, Forge Neo v3.5 5692d2d):
+- `clone()` deep-copies `model_options` and copies `object_patches`; on Neo the clone also shares
+  `object_patches_backup` with its parent (Neo restores object patches when another clone loads);
+- `set_model_patch` puts a new list in place, `set_model_patch_replace` copies
+  `transformer_options`, `patches_replace` and the name's dict before setting the slot (both hosts);
 - the transformer block runs `attn2_patch` on the unprojected input, then the replace patch at
   `(block, id, block_index)` or else `(block, id)` on projected q, k, v (output before `to_out`),
   then `attn2_output_patch` after `to_out`;
@@ -12,7 +16,7 @@ Written from the documented behaviour (FORGE_FACTS.md section 4.4-4.5), not from
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -202,19 +206,39 @@ class KModel(nn.Module):
         self.diffusion_model = diffusion_model
 
 
+# The host a double stands for: lllyasviel Forge or Forge Neo (where their code differs).
+Flavour = Literal["forge", "neo"]
+FLAVOURS: tuple[Flavour, ...] = ("forge", "neo")
+
+
 class ModelPatcher:
-    def __init__(self, model: KModel) -> None:
+    def __init__(self, model: KModel, flavour: Flavour = "forge") -> None:
         self.model = model
+        self.flavour = flavour
         self.model_options: dict[str, Any] = {"transformer_options": {}}
+        self.object_patches: dict[str, Any] = {}
+        self.object_patches_backup: dict[str, Any] = {}
+        self.parent: ModelPatcher | None = None
 
     def clone(self) -> ModelPatcher:
-        other = ModelPatcher(self.model)
+        other = ModelPatcher(self.model, self.flavour)
         other.model_options = copy.deepcopy(self.model_options)
+        other.object_patches = self.object_patches.copy()
+        if self.flavour == "neo":
+            other.object_patches_backup = self.object_patches_backup
+            other.parent = self
         return other
+
+    def add_object_patch(self, name: str, obj: Any) -> None:
+        self.object_patches[name] = obj
+
+    def set_model_unet_function_wrapper(self, wrapper: Any) -> None:
+        self.model_options["model_function_wrapper"] = wrapper
 
     def set_model_patch(self, patch: Any, name: str) -> None:
         to = self.model_options["transformer_options"]
-        to.setdefault("patches", {}).setdefault(name, []).append(patch)
+        patches = to.setdefault("patches", {})
+        patches[name] = [*patches.get(name, []), patch]  # a new list, as both hosts do
 
     def set_model_attn2_patch(self, patch: Any) -> None:
         self.set_model_patch(patch, "attn2_patch")
@@ -225,9 +249,12 @@ class ModelPatcher:
     def set_model_patch_replace(
         self, patch: Any, name: str, block_name: str, number: int, transformer_index: int | None = None
     ) -> None:
-        to = self.model_options["transformer_options"]
+        to = dict(self.model_options["transformer_options"])
+        to["patches_replace"] = dict(to.get("patches_replace", {}))
+        to["patches_replace"][name] = dict(to["patches_replace"].get(name, {}))
         key = (block_name, number) if transformer_index is None else (block_name, number, transformer_index)
-        to.setdefault("patches_replace", {}).setdefault(name, {})[key] = patch
+        to["patches_replace"][name][key] = patch
+        self.model_options["transformer_options"] = to
 
     def set_model_attn2_replace(
         self, patch: Any, block_name: str, number: int, transformer_index: int | None = None
@@ -238,14 +265,34 @@ class ModelPatcher:
 def run_unet(
     patcher: ModelPatcher, x: torch.Tensor, context: torch.Tensor, cond_or_uncond: list[int]
 ) -> torch.Tensor:
-    """One model call as Forge's sampling function makes it: a shallow copy of the options."""
+    """One model call as the hosts' sampling function makes it: the object patches on the model
+    while it runs (both hosts put them back before another clone runs), a shallow copy of the
+    transformer options."""
+    backup = {name: _get(patcher.model, name) for name in patcher.object_patches}
+    for name, obj in patcher.object_patches.items():
+        _set(patcher.model, name, obj)
     options = dict(patcher.model_options["transformer_options"])
     options["cond_or_uncond"] = list(cond_or_uncond)
-    with torch.no_grad():
-        out: torch.Tensor = patcher.model.diffusion_model(x, context, options)
+    try:
+        with torch.no_grad():
+            out: torch.Tensor = patcher.model.diffusion_model(x, context, options)
+    finally:
+        for name, obj in backup.items():
+            _set(patcher.model, name, obj)
     return out
 
 
-def make_patcher(seed: int = 0, context_dim: int = 24) -> ModelPatcher:
+def _get(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def _set(obj: Any, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    setattr(_get(obj, ".".join(parents)) if parents else obj, last, value)
+
+
+def make_patcher(seed: int = 0, context_dim: int = 24, flavour: Flavour = "forge") -> ModelPatcher:
     torch.manual_seed(seed)
-    return ModelPatcher(KModel(TinyLdmUnet(context_dim=context_dim).eval()))
+    return ModelPatcher(KModel(TinyLdmUnet(context_dim=context_dim).eval()), flavour)
