@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
@@ -9,7 +10,7 @@ from PIL import Image
 
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
-from lib_couple.hosts.model_lock import holding
+from lib_couple.hosts.model_lock import holding, holding_in_background
 from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.hosts.standalone import MODEL_NAME, to_pil
 from lib_couple.infotext import format_parameters
@@ -20,6 +21,7 @@ from lib_couple.walk.output import PARAMETERS_KEY
 from lib_couple.walk.pad import PadPoint, PadState
 from lib_couple.walk.pad_space import PadSpace
 from lib_couple.walk.plan import WalkPlan, WalkSettings
+from lib_couple.walk.render_ahead import RenderAhead
 
 __all__ = [
     "DemoExplorePad",
@@ -195,6 +197,7 @@ class DemoExplorePad:
         self.state = state
         self.settings = settings
         self.space = PadSpace(lambda prompt: encode_prompts(model, [prompt]))
+        self.ahead = RenderAhead()
 
     def _latents(self, point: PadPoint) -> tuple[torch.Tensor, torch.Tensor, str]:
         cond = self.space.conditioning(self.state, point)
@@ -208,6 +211,28 @@ class DemoExplorePad:
 
     def render(self, point: PadPoint) -> Image.Image | None:
         return render_conditioned(self.model, *self._latents(point), self.settings, self.cache)
+
+    def look_ahead(self, points: Sequence[PadPoint]) -> threading.Thread | None:
+        """Render `points` into the cache in the background (the job before is dropped); the
+        thread, or None when all are cached."""
+        job = self.ahead.plan(points, lambda point: self._latents(point)[2] in self.cache)
+        return self.ahead.start(job, self._render_ahead, self._store)
+
+    def cancel_ahead(self) -> None:
+        self.ahead.cancel()
+
+    def _render_ahead(self, point: PadPoint, control: StepControl) -> Image.Image | None:
+        cond, noise, _ = self._latents(point)
+        with holding_in_background(self.model.unet, self.ahead.cancel, lambda: not control.cancelled) as held:
+            if not held:
+                return None
+            latents = _sample(self.model, cond, noise, self.settings, control)
+        if control.interrupted:
+            return None  # a real request took the model: the partial frame is dropped
+        return to_pil(decode_latents(self.model, latents))
+
+    def _store(self, point: PadPoint, frame: Image.Image) -> None:
+        self.cache.put(self._latents(point)[2], frame)
 
 
 def demo_explore_pad(

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, Protocol
 
@@ -23,6 +23,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.ui.pad_image import PAD_PIXELS, draw_pad, pad_at
 from lib_couple.walk.pad import COMPASS, MAX_DIRECTIONS, Direction, Mode, PadPoint, PadState
 from lib_couple.walk.plan import WalkSettings
+from lib_couple.walk.render_ahead import Tickets, likely_next
 
 Action = Literal["show", "click", "north", "south", "east", "west", "undo", "redo", "start", "save", "load"]
 ARROWS: dict[Action, tuple[float, float]] = {
@@ -63,6 +64,15 @@ class ExplorePad(Protocol):
         """The frame at `point`; None when the host's Stop interrupted it."""
         ...
 
+    def look_ahead(self, points: Sequence[PadPoint]) -> object:
+        """Render `points` into the cache in the background, yielding to any real request
+        (a host that cannot does nothing)."""
+        ...
+
+    def cancel_ahead(self) -> None:
+        """Drop the background renders planned so far."""
+        ...
+
 
 ExploreOpener = Callable[[PadState, WalkSettings], ExplorePad]
 
@@ -100,10 +110,19 @@ def _seed(name: str, value: float | None) -> int:
 
 @dataclass
 class ExploreSession:
-    """The explorer of one page."""
+    """The explorer of one page: each move takes a ticket, and only the newest move's frame is
+    rendered (an older one still waiting is superseded); `look` is its step, adaptive and mode."""
 
     settings: WalkSettings
     pad: ExplorePad
+    moves: Tickets = field(default_factory=Tickets)
+    target: PadPoint = field(default_factory=PadPoint)
+    look: tuple[float, bool, Mode] = (0.25, False, "prompt")
+    moved: str = "here"  # the last move, for the status line
+
+    def look_ahead(self) -> None:
+        """Pre-render where the next single move would go."""
+        self.pad.look_ahead(likely_next(self.pad.state, *self.look))
 
 
 def _same_walk(state: PadState, new: PadState) -> bool:
@@ -134,13 +153,28 @@ def apply(state: PadState, action: Action, step: float, adaptive: bool, mode: Mo
 
 
 ExploreUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int]
+# a move's outputs, then its ticket; the frame is None when it is not cached yet
+MoveUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int, int]
 
 
-def make_explore_handler(open_pad: ExploreOpener) -> Callable[..., ExploreUpdate]:
-    """One handler for every pad event: (session, frame, pad picture, status, state JSON, and the
-    base, directions and seeds as the state has them: a loaded state writes its own back)."""
+def _status(state: PadState, moved: str, source: str) -> str:
+    point = state.point
+    where = f"x {point.x:+.3f}, y {point.y:+.3f}, seed {point.seed_t:.3f}"
+    undo = f"undo {len(state.history)} / redo {len(state.future)}"
+    return f"{where} · {moved} · {source} · {undo}"
 
-    def act(
+
+class ExploreHandler:
+    """The pad's events in two steps: `move` (quick, no sampling: the state moves, a cached frame
+    shows at once) and `show` (the move's frame, sampled in the model's queue unless a newer
+    move superseded it). With `ahead`, every frame shown starts the render-ahead."""
+
+    def __init__(self, open_pad: ExploreOpener, ahead: bool = False) -> None:
+        self.open_pad = open_pad
+        self.ahead = ahead
+
+    def move(
+        self,
         action: Action,
         session: ExploreSession | None,
         settings: WalkSettings,
@@ -153,28 +187,68 @@ def make_explore_handler(open_pad: ExploreOpener) -> Callable[..., ExploreUpdate
         mode: Mode,
         saved_json: str = "",
         click: tuple[float, float] = (0.0, 0.0),
-    ) -> ExploreUpdate:
+    ) -> MoveUpdate:
+        old = session
         if action == "load":
-            session = ExploreSession(settings, open_pad(PadState.from_json(saved_json), settings))
+            session = ExploreSession(settings, self.open_pad(PadState.from_json(saved_json), settings))
         else:
             wanted = PadState(
                 base, parse_directions(directions), _seed("seed", seed), _seed("other seed", other_seed)
             )
             if session is None or session.settings != settings or not _same_walk(session.pad.state, wanted):
-                session = ExploreSession(settings, open_pad(wanted, settings))
+                session = ExploreSession(settings, self.open_pad(wanted, settings))
+        if old is not None:
+            old.pad.cancel_ahead()  # a real move: the pre-render yields (and a replaced pad stops)
         state = session.pad.state
         moved = apply(state, action, float(step), bool(adaptive), mode, PadPoint(*click))
-        point = state.point
+        session.target, session.look = state.point, (float(step), bool(adaptive), mode)
+        session.moved = moved
+        ticket = session.moves.issue()
+        frame = session.pad.cached(state.point)
+        if frame is not None and self.ahead:
+            session.look_ahead()
+        status = _status(state, moved, "rendering" if frame is None else "from the cache")
+        texts = (state.base, directions_text(state.directions))
+        return (
+            session,
+            frame,
+            draw_pad(state),
+            status,
+            state.to_json(),
+            *texts,
+            state.seed,
+            state.other_seed,
+            ticket,
+        )
+
+    def show(self, session: ExploreSession, ticket: int) -> tuple[Image.Image | None, str] | None:
+        """The frame and status of the move with `ticket`; None when a newer move superseded it
+        before its sampling began (it is never rendered)."""
+        if not session.moves.current(ticket):
+            return None
+        point = session.target
         recalled = session.pad.cached(point) is not None
         frame = session.pad.render(point)
-        where = f"x {point.x:+.3f}, y {point.y:+.3f}, seed {point.seed_t:.3f}"
-        undo = f"undo {len(state.history)} / redo {len(state.future)}"
+        if frame is not None and self.ahead:
+            session.look_ahead()
         source = "stopped" if frame is None else "from the cache" if recalled else "sampled"
-        status = f"{where} · {moved} · {source} · {undo}"
-        texts = (state.base, directions_text(state.directions))
-        return session, frame, draw_pad(state), status, state.to_json(), *texts, state.seed, state.other_seed
+        return frame, _status(session.pad.state, session.moved, source)
 
-    return act
+    def __call__(self, *args: Any, **kwargs: Any) -> ExploreUpdate:
+        """A move and its frame in one call (scripts and tests; the page uses the two steps)."""
+        update = self.move(*args, **kwargs)
+        session, frame, status = update[0], update[1], update[3]
+        if frame is None:
+            shown = self.show(session, update[9])
+            assert shown is not None  # nothing newer can come in between
+            frame, status = shown
+        return (session, frame, update[2], status, *update[4:9])
+
+
+def make_explore_handler(open_pad: ExploreOpener) -> ExploreHandler:
+    """One handler for every pad event: (session, frame, pad picture, status, state JSON, and the
+    base, directions and seeds as the state has them: a loaded state writes its own back)."""
+    return ExploreHandler(open_pad)
 
 
 def build_explore_pad(
@@ -186,24 +260,29 @@ def build_explore_pad(
     """The explorer's controls, built inside the tab; `read_settings(*values of settings_inputs)`
     gives the sampling settings (the tab's own)."""
     c: dict[str, Any] = {}
-    handler = make_explore_handler(open_pad)
+    handler = ExploreHandler(open_pad, ahead=True)
 
-    def act(action: Action, values: tuple[Any, ...], *at: Any) -> ExploreUpdate:
+    def act(action: Action, values: tuple[Any, ...], *at: Any) -> tuple[Any, ...]:
         """One move; `values` are the inputs in order, the tab's settings last."""
         session, base, directions, seed, other, step, adaptive, mode, saved, *rest = values
         try:
             settings = read_settings(*rest)
             fields = (base, directions, seed, other, step, adaptive, mode, saved)
-            return handler(action, session, settings, *fields, *at)
+            session, frame, *update = handler.move(action, session, settings, *fields, *at)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
+        return (session, gr.skip() if frame is None else frame, *update)  # not ready: keep the old
 
-    def run(action: Action, *values: Any) -> ExploreUpdate:
+    def run(action: Action, *values: Any) -> tuple[Any, ...]:
         return act(action, values)
 
-    def clicked(event: gr.SelectData, *values: Any) -> ExploreUpdate:
+    def clicked(event: gr.SelectData, *values: Any) -> tuple[Any, ...]:
         column, row = event.index
         return act("click", values, pad_at(float(column), float(row)))
+
+    def show(session: ExploreSession | None, ticket: int) -> tuple[Any, Any]:
+        shown = None if session is None else handler.show(session, ticket)
+        return (gr.skip(), gr.skip()) if shown is None else shown
 
     with gr.Accordion(
         "Latent Space Explorer: steer with direction prompts", open=False, elem_id="forge_couple_explore"
@@ -254,12 +333,21 @@ def build_explore_pad(
             c["state"] = gr.Code(language="json", interactive=True)
             c["load"] = gr.Button("Load", size="sm")
     names = ("base", "directions", "seed", "other_seed", "step", "adaptive", "mode", "state")
+    ticket = gr.State(0)
     inputs = [session, *(c[name] for name in names), *settings_inputs]
     outputs = [session, c["frame"], c["pad"], c["status"], c["state"], c["base"], c["directions"]]
-    outputs += [c["seed"], c["other_seed"]]
-    common: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": concurrency_id, "api_name": False}
+    outputs += [c["seed"], c["other_seed"], ticket]
+    # moves never sample, so they run in their own queue and are not held behind a frame
+    moves: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "forge_couple_explore_moves"}
+    frames: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": concurrency_id}
     events: tuple[Action, ...] = ("show", "load", *(a for a, _ in BUTTONS))
     for event in events:
-        c[event].click(partial(run, event), inputs=inputs, outputs=outputs, **common)
-    c["pad"].select(clicked, inputs=inputs, outputs=outputs, **common)
+        moved = c[event].click(partial(run, event), inputs=inputs, outputs=outputs, api_name=False, **moves)
+        moved.then(
+            show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], api_name=False, **frames
+        )
+    clicked_event = c["pad"].select(clicked, inputs=inputs, outputs=outputs, api_name=False, **moves)
+    clicked_event.then(
+        show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], api_name=False, **frames
+    )
     return c

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
@@ -34,35 +35,41 @@ def frame_key(cond: Conditioning, noise: torch.Tensor, params: Params) -> str:
 
 
 class FrameCache:
-    """Least-recently-used frames; a hit returns the stored image without sampling."""
+    """Least-recently-used frames; a hit returns the stored image without sampling. Thread-safe
+    (the explorer's render-ahead stores frames from its own thread)."""
 
     def __init__(self, capacity: int = 256) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
         self._frames: OrderedDict[str, Image.Image] = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
-        return len(self._frames)
+        with self._lock:
+            return len(self._frames)
 
     def __contains__(self, key: str) -> bool:
-        return key in self._frames
+        with self._lock:
+            return key in self._frames
 
     def get(self, key: str) -> Image.Image | None:
         """The cached frame (marked as recently used), or None."""
-        frame = self._frames.get(key)
-        if frame is not None:
-            self._frames.move_to_end(key)
-        return frame
+        with self._lock:
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames.move_to_end(key)
+            return frame
 
     def put(self, key: str, frame: Image.Image) -> None:
         """Store a frame, evicting the least recently used beyond capacity."""
-        self._frames[key] = frame
-        self._frames.move_to_end(key)
-        while len(self._frames) > self.capacity:
-            self._frames.popitem(last=False)
+        with self._lock:
+            self._frames[key] = frame
+            self._frames.move_to_end(key)
+            while len(self._frames) > self.capacity:
+                self._frames.popitem(last=False)
 
     def get_or_render(self, key: str, render: Callable[[], Image.Image]) -> Image.Image:
         """The cached frame, or `render()` stored under `key`."""

@@ -116,6 +116,24 @@ def _points(name: str, raw: object, limit: int) -> list[PadPoint]:
     return [_point(f"{name}[{i}]", p) for i, p in enumerate(raw)]
 
 
+def stepped(point: PadPoint, dx: float, dy: float, size: float, mode: Mode = "prompt") -> PadPoint:
+    """The point one step of `size` along the unit direction of (dx, dy), clamped to the pad; in
+    seed mode dx alone moves `seed_t` (right: toward the other seed), clamped to [0, 1]."""
+    dx = _finite("dx", dx, -1e6, 1e6)
+    dy = _finite("dy", dy, -1e6, 1e6)
+    if mode == "seed":
+        seed_t = point.seed_t + math.copysign(size, dx) if dx else point.seed_t
+        return PadPoint(point.x, point.y, min(1.0, max(0.0, seed_t)))
+    if mode != "prompt":
+        raise CoupleError(f"pad mode must be 'prompt' or 'seed', got {mode!r}")
+    length = math.hypot(dx, dy)
+    if length == 0:
+        return point
+    x = min(PAD_RADIUS, max(-PAD_RADIUS, point.x + size * dx / length))
+    y = min(PAD_RADIUS, max(-PAD_RADIUS, point.y + size * dy / length))
+    return PadPoint(x, y, point.seed_t)
+
+
 @dataclass
 class PadState:
     """Where the explorer stands, where it has been, and what undo and redo would restore."""
@@ -169,23 +187,8 @@ class PadState:
     def move(
         self, dx: float, dy: float, step: float, mode: Mode = "prompt", adaptive: bool = False
     ) -> PadPoint:
-        """Move by the unit direction of (dx, dy) times the step; in seed mode dx alone moves
-        `seed_t` (right: toward the other seed). Clamped to the pad; an undoable move."""
-        dx = _finite("dx", dx, -1e6, 1e6)
-        dy = _finite("dy", dy, -1e6, 1e6)
-        size = self.step_size(step, adaptive)
-        p = self.point
-        if mode == "seed":
-            seed_t = p.seed_t + math.copysign(size, dx) if dx else p.seed_t
-            return self._go(PadPoint(p.x, p.y, min(1.0, max(0.0, seed_t))))
-        if mode != "prompt":
-            raise CoupleError(f"pad mode must be 'prompt' or 'seed', got {mode!r}")
-        length = math.hypot(dx, dy)
-        if length == 0:
-            return self._go(p)
-        x = min(PAD_RADIUS, max(-PAD_RADIUS, p.x + size * dx / length))
-        y = min(PAD_RADIUS, max(-PAD_RADIUS, p.y + size * dy / length))
-        return self._go(PadPoint(x, y, p.seed_t))
+        """Move by `stepped` from here with the (adaptive) step; an undoable move."""
+        return self._go(stepped(self.point, dx, dy, self.step_size(step, adaptive), mode))
 
     def return_to_start(self) -> PadPoint:
         """Back to the base prompt and seed; an undoable move."""
@@ -215,16 +218,9 @@ class PadState:
         return len(self.saved) - 1
 
     def neighbours(self, step: float) -> list[PadPoint]:
-        """One step from here toward each direction prompt (what a render-ahead would draw)."""
+        """One step from here toward each direction prompt (what the render-ahead draws)."""
         size = _finite("step", step, 0.0, MAX_STEP)
-        p = self.point
-        out = []
-        for d in self.directions:
-            length = math.hypot(*d.at)
-            x = min(PAD_RADIUS, max(-PAD_RADIUS, p.x + size * d.at[0] / length))
-            y = min(PAD_RADIUS, max(-PAD_RADIUS, p.y + size * d.at[1] / length))
-            out.append(PadPoint(x, y, p.seed_t))
-        return out
+        return [stepped(self.point, d.at[0], d.at[1], size) for d in self.directions]
 
     def to_json(self) -> str:
         """The whole state, tensors excluded: the same encoder re-renders every point."""

@@ -3,6 +3,7 @@ where they should, revisited points sample nothing, bad values are a Gradio erro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class CountingPad:
         self.state = state
         self.frames: dict[PadPoint, Image.Image] = {}
         self.made = 0
+        self.ahead: list[list[PadPoint]] = []
+        self.cancelled = 0
 
     def cached(self, point: PadPoint) -> Image.Image | None:
         return self.frames.get(point)
@@ -49,6 +52,12 @@ class CountingPad:
             self.made += 1
             self.frames[point] = Image.new("RGB", (4, 4), (self.made % 256, 0, 0))
         return self.frames[point]
+
+    def look_ahead(self, points: Sequence[PadPoint]) -> None:
+        self.ahead.append(list(points))
+
+    def cancel_ahead(self) -> None:
+        self.cancelled += 1
 
 
 def call(action: str, session: ExploreSession | None, **overrides: Any) -> ExploreUpdate:

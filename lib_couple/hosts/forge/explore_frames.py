@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from PIL import Image
@@ -79,6 +79,13 @@ class ForgeExplorePad:
             self.services.end()
         self.cache.put(key, frame)
         return frame
+
+    def look_ahead(self, points: Sequence[PadPoint]) -> None:
+        """Forge renders nothing ahead: its queue has no way to yield a frame to the user's
+        next generation, so a pre-render could hold up a txt2img by a whole frame."""
+
+    def cancel_ahead(self) -> None:
+        """Nothing renders ahead in Forge."""
 
 
 def forge_explore_pad(
