@@ -18,6 +18,7 @@ from lib_couple.hosts.walk_standalone import demo_explore_pad
 from lib_couple.ui.explore_pad import (
     DEFAULT_BASE,
     DEFAULT_DIRECTIONS,
+    ExploreHandler,
     ExploreSession,
     ExploreUpdate,
     directions_text,
@@ -29,6 +30,7 @@ from lib_couple.ui.walk_tab import build_walk_tab
 from lib_couple.walk.frame_cache import FrameCache
 from lib_couple.walk.pad import COMPASS, PadPoint, PadState
 from lib_couple.walk.plan import WalkSettings
+from lib_couple.walk.render_ahead import likely_next
 
 SETTINGS = WalkSettings(32, 32, 1)
 DIRECTIONS = "\n".join(DEFAULT_DIRECTIONS)
@@ -200,3 +202,30 @@ def test_on_the_demo_model_a_move_east_is_new_and_undo_recalls_it_exactly(tmp_pa
     target = pad.space.encoded(DEFAULT_DIRECTIONS[1])  # type: ignore[attr-defined]
     assert isinstance(east, torch.Tensor)
     assert float((east - target).norm()) < float((base - target).norm())
+
+
+def test_a_superseded_move_is_never_rendered_and_frames_shown_start_the_render_ahead() -> None:
+    handler = ExploreHandler(CountingPad, ahead=True)
+    args: tuple[Any, ...] = (SETTINGS, DEFAULT_BASE, DIRECTIONS, 1, 2, 0.25, False, "prompt")
+    session, frame, *_, ticket = handler.move("show", None, *args)
+    assert frame is None  # nothing cached: the page keeps its frame until `show`
+    assert handler.show(session, ticket) is not None
+    pad = session.pad
+    assert isinstance(pad, CountingPad)
+    assert pad.ahead == [likely_next(pad.state, 0.25, False, "prompt")]
+    _, _, *_, first = handler.move("north", session, *args)
+    _, _, *_, second = handler.move("east", session, *args)
+    assert pad.cancelled == 2  # each move makes the pre-render yield
+    assert handler.show(session, first) is None  # superseded before its turn
+    assert pad.made == 1
+    shown = handler.show(session, second)
+    assert shown is not None
+    assert "sampled" in shown[1]
+    assert pad.made == 2  # only the newest move was rendered
+    assert PadPoint(0.0, 0.25, 0.0) not in pad.frames
+    # back to a frame that is ready: it comes with the move, and the pre-render starts from there
+    handler.move("undo", session, *args)
+    session, frame, _, status, *_ = handler.move("undo", session, *args)
+    assert frame is not None
+    assert "from the cache" in status
+    assert pad.ahead[-1] == likely_next(pad.state, 0.25, False, "prompt")
