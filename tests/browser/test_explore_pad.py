@@ -17,10 +17,14 @@ WHERE = re.compile(r"^x ([-+][0-9.]+), y ([-+][0-9.]+)")
 
 
 def status_after(page: Page, action: Callable[[], None]) -> tuple[float, float, str]:
-    """Run `action` and wait for a new status line; the pad point it names, and the line."""
+    """Run `action` and wait for a new status line with its frame; the pad point it names, and the line."""
     before = page.locator(STATUS).input_value()
     action()
-    changed = f"(before) => {{ const s = document.querySelector('{STATUS}'); return s?.value !== before; }}"
+    # a move shows "rendering" until its frame comes: wait for the frame's own line
+    changed = (
+        f"(before) => {{ const s = document.querySelector('{STATUS}'); "
+        "return s?.value !== before && !s.value.includes('rendering'); }"
+    )
     page.wait_for_function(
         changed,
         arg=before,
