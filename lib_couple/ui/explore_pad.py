@@ -14,12 +14,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import gradio as gr
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.ui.explore_export import build_explore_export
 from lib_couple.ui.pad_image import PAD_PIXELS, draw_pad, pad_at
 from lib_couple.walk.pad import COMPASS, MAX_DIRECTIONS, Direction, Mode, PadPoint, PadState
 from lib_couple.walk.plan import WalkSettings
@@ -256,9 +258,11 @@ def build_explore_pad(
     read_settings: Callable[..., WalkSettings],
     settings_inputs: list[Any],
     concurrency_id: str | None = None,
+    export: tuple[list[Any], Path] | None = None,
 ) -> dict[str, Any]:
     """The explorer's controls, built inside the tab; `read_settings(*values of settings_inputs)`
-    gives the sampling settings (the tab's own)."""
+    gives the sampling settings (the tab's own). With `export` (the tab's frames per transition,
+    easing, fps and video format, and the walks' folder), saved points export as a walk."""
     c: dict[str, Any] = {}
     handler = ExploreHandler(open_pad, ahead=True)
 
@@ -332,6 +336,8 @@ def build_explore_pad(
         with gr.Accordion("State (JSON): copy to keep, paste and Load to return", open=False):
             c["state"] = gr.Code(language="json", interactive=True)
             c["load"] = gr.Button("Load", size="sm")
+        if export is not None:
+            c.update(build_explore_export(session, *export, concurrency_id))
     names = ("base", "directions", "seed", "other_seed", "step", "adaptive", "mode", "state")
     ticket = gr.State(0)
     inputs = [session, *(c[name] for name in names), *settings_inputs]

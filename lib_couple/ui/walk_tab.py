@@ -243,8 +243,9 @@ def build_walk_tab(
         c["pad"] = build_walk_pad(open_pad, walk_from_values, walk_inputs, concurrency_id)
     if open_explorer is not None:
         settings_inputs = [c[name] for name in ("width", "height", "steps", "cfg", "negative")] + extra
+        export_inputs = [c[name] for name in ("frames", "easing", "fps", "video_format")]
         c["explorer"] = build_explore_pad(
-            open_explorer, settings_from_values, settings_inputs, concurrency_id
+            open_explorer, settings_from_values, settings_inputs, concurrency_id, (export_inputs, output_dir)
         )
     c["generate"].click(
         make_walk_handler(render, output_dir, stop),

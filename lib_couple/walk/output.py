@@ -113,13 +113,21 @@ def save_walk(
     fps: float,
 ) -> SavedWalk:
     """Write the frames (PNG, with their infotext when the host gave one), `walk.json` and the video."""
+    return save_frames(root, frames, walk_record(plan, settings, plan.positions()), video_format, fps)
+
+
+def save_frames(
+    root: Path, frames: Sequence[Image.Image], record: dict[str, Any], video_format: str, fps: float
+) -> SavedWalk:
+    """A walk's folder from its frames and its `walk.json` record (a keyframe walk's or the
+    explorer's)."""
     folder = next_walk_folder(root)
     paths = []
     for index, frame in enumerate(frames, start=1):
         path = folder / f"frame_{index:04d}.png"
         frame.save(path, pnginfo=_png_info(frame))
         paths.append(path)
-    record = folder / "walk.json"
-    record.write_text(json.dumps(walk_record(plan, settings, plan.positions()), indent=2), encoding="utf-8")
+    record_path = folder / "walk.json"
+    record_path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     video = export_video(list(frames), folder / f"walk{video_format}", fps=fps)
-    return SavedWalk(folder, tuple(paths), record, video)
+    return SavedWalk(folder, tuple(paths), record_path, video)

@@ -9,7 +9,9 @@ stale (its sampler is stopped within one step through its `StepControl`).
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -68,6 +70,20 @@ class AheadJob:
     points: tuple[PadPoint, ...]
 
 
+_live: weakref.WeakSet[RenderAhead] = weakref.WeakSet()
+EXIT_WAIT_SECONDS = 5.0
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, stop the jobs and let their threads end: a daemon thread still inside torch
+    when the interpreter finalises aborts the process."""
+    for ahead in list(_live):
+        ahead.cancel()
+        if ahead.thread is not None:
+            ahead.thread.join(EXIT_WAIT_SECONDS)
+
+
 class RenderAhead:
     """One explorer's background pre-render: one job at a time, the newest plan wins, and any
     real request cancels it."""
@@ -76,6 +92,8 @@ class RenderAhead:
         self.tickets = Tickets()
         self._control: StepControl | None = None
         self.written = 0  # frames stored, in all jobs
+        self.thread: threading.Thread | None = None  # the latest job's
+        _live.add(self)
 
     def plan(self, points: Sequence[PadPoint], is_cached: Callable[[PadPoint], bool]) -> AheadJob:
         """A new job for the points not cached yet; the job before is cancelled."""
@@ -126,4 +144,5 @@ class RenderAhead:
             return None
         thread = threading.Thread(target=self.run, args=(job, render, store), daemon=True)
         thread.start()
+        self.thread = thread
         return thread
