@@ -343,17 +343,16 @@ def build_explore_pad(
     inputs = [session, *(c[name] for name in names), *settings_inputs]
     outputs = [session, c["frame"], c["pad"], c["status"], c["state"], c["base"], c["directions"]]
     outputs += [c["seed"], c["other_seed"], ticket]
-    # moves never sample, so they run in their own queue and are not held behind a frame
-    moves: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "forge_couple_explore_moves"}
-    frames: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": concurrency_id}
+    # moves never sample, so they run in their own queue and are not held behind a frame; each
+    # press and drag step queues (gradio's default drops events while one is pending), and the
+    # frames behind a newer move are skipped by `show`
+    queued = {"concurrency_limit": 1, "trigger_mode": "multiple", "api_name": False}
+    moves: dict[str, Any] = {**queued, "concurrency_id": "forge_couple_explore_moves"}
+    frames: dict[str, Any] = {**queued, "concurrency_id": concurrency_id}
     events: tuple[Action, ...] = ("show", "load", *(a for a, _ in BUTTONS))
     for event in events:
-        moved = c[event].click(partial(run, event), inputs=inputs, outputs=outputs, api_name=False, **moves)
-        moved.then(
-            show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], api_name=False, **frames
-        )
-    clicked_event = c["pad"].select(clicked, inputs=inputs, outputs=outputs, api_name=False, **moves)
-    clicked_event.then(
-        show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], api_name=False, **frames
-    )
+        moved = c[event].click(partial(run, event), inputs=inputs, outputs=outputs, **moves)
+        moved.then(show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], **frames)
+    clicked_event = c["pad"].select(clicked, inputs=inputs, outputs=outputs, **moves)
+    clicked_event.then(show, inputs=[session, ticket], outputs=[c["frame"], c["status"]], **frames)
     return c

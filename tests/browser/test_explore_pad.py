@@ -14,16 +14,17 @@ if TYPE_CHECKING:
 
 STATUS = "#forge_couple_explore_status textarea"
 WHERE = re.compile(r"^x ([-+][0-9.]+), y ([-+][0-9.]+)")
+UNDO = re.compile(r"undo ([0-9]+)")
 
 
-def status_after(page: Page, action: Callable[[], None]) -> tuple[float, float, str]:
+def status_after(page: Page, action: Callable[[], None], expect: str = "") -> tuple[float, float, str]:
     """Run `action` and wait for a new status line with its frame; the pad point it names, and the line."""
     before = page.locator(STATUS).input_value()
     action()
     # a move shows "rendering" until its frame comes: wait for the frame's own line
     changed = (
         f"(before) => {{ const s = document.querySelector('{STATUS}'); "
-        "return s?.value !== before && !s.value.includes('rendering'); }"
+        f"return s?.value !== before && !s.value.includes('rendering') && s.value.includes('{expect}'); }}"
     )
     page.wait_for_function(
         changed,
@@ -58,4 +59,24 @@ def test_the_pad_moves_by_click_and_keys_and_undo_recalls(page: Page, console_er
     x3, y3, undone = status_after(page, page.locator("#forge_couple_explore_undo").click)
     assert (x3, y3) == (x, y)
     assert "from the cache" in undone
+    # a drag east from the centre: a step each 24 px of the drag, none for the click that ends it
+    _, _, started = status_after(page, page.locator("#forge_couple_explore_start").click)
+    before = int(UNDO.search(started)[1])  # type: ignore[index]
+
+    def drag(pixels: float, moves: int) -> tuple[float, float, int]:
+        picture.scroll_into_view_if_needed()  # the mouse reaches only what is on screen
+        box = picture.bounding_box()
+        assert box is not None
+        centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.move(*centre)
+        page.mouse.down()
+        page.mouse.move(centre[0] + pixels, centre[1], steps=moves)
+        page.mouse.up()
+        # moves are served in order: once Show's line is back, every drag step before it is too
+        x, y, line = status_after(page, show.click, "· here ·")
+        return x, y, int(UNDO.search(line)[1]) - before  # type: ignore[index]
+
+    x4, y4, steps = drag(30, 1)  # one pointer move of 30 px: exactly one step, and no click step
+    assert steps == 1
+    assert (x4, y4) == pytest.approx((0.25, 0.0), abs=0.02)
     assert console_errors == []
