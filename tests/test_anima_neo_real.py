@@ -3,10 +3,7 @@ for its host imports). Skips where the snapshot or einops is absent (CI: no netw
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +13,9 @@ import torch.nn.functional as F
 from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import multihead_attention
 from lib_couple.hosts.forge.patchers import anima
+from tests.doubles.host_sources import NEO, host_source, modules_in_place
 from tests.test_anima_patcher import FakePatcher
 
-MIRROR = Path("/work/.mirror/exo101+sd-webui-forge-neo-v3/repo")
 pytest.importorskip("einops")
 
 
@@ -28,13 +25,7 @@ def _attention(q: Any, k: Any, v: Any, heads: int, skip_reshape: bool = False, *
 
 
 def _load_neo_anima() -> Any:
-    if not MIRROR.exists():
-        pytest.skip("Neo snapshot not fetched")
-    source = subprocess.run(
-        ["git", "-C", str(MIRROR), "show", "HEAD:webui/backend/nn/anima.py"], capture_output=True, text=True
-    )
-    if source.returncode != 0:
-        pytest.skip("Neo's anima.py not in the snapshot")
+    source = host_source(NEO, "webui/backend/nn/anima.py")
     stubs: dict[str, dict[str, Any]] = {
         "comfy_kitchen": {"apply_rope_split_half": lambda q, k, rope: (q, k)},
         "torchvision": {},  # used only with a padding mask, which these calls do not pass
@@ -49,20 +40,12 @@ def _load_neo_anima() -> Any:
         "backend.operations": {"scaled_dot_product_attention": F.scaled_dot_product_attention},
         "backend.utils": {"pad_to_patch_size": _pad},
     }
-    saved = {name: sys.modules.get(name) for name in stubs}
-    try:
-        for name, attrs in stubs.items():
-            module = types.ModuleType(name)
-            module.__dict__.update(attrs)
-            sys.modules[name] = module
-        neo = types.ModuleType("neo_anima")
-        exec(compile(source.stdout, "neo/backend/nn/anima.py", "exec"), neo.__dict__)
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
+    modules = {name: types.ModuleType(name) for name in stubs}
+    for name, attrs in stubs.items():
+        modules[name].__dict__.update(attrs)
+    neo = types.ModuleType("neo_anima")
+    with modules_in_place(modules):
+        exec(compile(source, "neo/backend/nn/anima.py", "exec"), neo.__dict__)
     return neo
 
 

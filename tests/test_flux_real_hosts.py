@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
-import sys
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -29,6 +28,7 @@ from lib_couple.hosts.forge.patchers import flux
 from lib_couple.params import CoupleParams
 from lib_couple.token_masks import patch_token_weights
 from tests.doubles.flux_model import FluxPatcher, Predictor
+from tests.doubles.host_sources import modules_in_place
 
 
 def _attention_function(q: Any, k: Any, v: Any, heads: int, mask: Any = None, **kwargs: Any) -> Any:
@@ -81,21 +81,13 @@ def host_flux(request: pytest.FixtureRequest) -> Iterator[Any]:
     if not path:
         pytest.skip(f"{request.param} is not set")
     pytest.importorskip("einops")
-    saved = {name: sys.modules.get(name) for name in _stand_ins()}
-    sys.modules.update(_stand_ins())
-    try:
+    with modules_in_place(_stand_ins()):
         spec = importlib.util.spec_from_file_location("host_flux", path)
         assert spec is not None
         assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         yield module
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
 
 
 class _KModel(torch.nn.Module):

@@ -4,21 +4,16 @@ the fetched snapshots, host imports stubbed, a word-per-token tokenizer): the co
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lib_couple.hosts.forge.services import ForgeHostServices
+from tests.doubles.host_sources import FORGE, NEO, host_source, modules_in_place
 
-SNAPSHOTS = {
-    "forge": (Path("/work/.mirror/lllyasviel+stable-diffusion-webui-forge/repo"), "backend"),
-    "neo": (Path("/work/.mirror/exo101+sd-webui-forge-neo-v3/repo"), "webui/backend"),
-}
+SNAPSHOTS = {"forge": (FORGE, "backend"), "neo": (NEO, "webui/backend")}
 PAD, END = 0, 1
 
 
@@ -32,36 +27,25 @@ class WordTokenizer:
         return {}
 
 
-def _source(repo: Path, path: str) -> str:
-    shown = subprocess.run(["git", "-C", str(repo), "show", f"HEAD:{path}"], capture_output=True, text=True)
-    if shown.returncode != 0:
-        pytest.skip(f"{path} not in the snapshot")
-    return shown.stdout
-
-
 @pytest.fixture(params=sorted(SNAPSHOTS))
 def t5_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     repo, root = SNAPSHOTS[request.param]
-    if not repo.exists():
-        pytest.skip(f"{request.param} snapshot not fetched")
     names = ["backend", "backend.text_processing", "backend.memory_management", "backend.args"]
     names += ["modules", "modules.shared", "modules.prompt_parser"]
     names += ["backend.text_processing.parsing", "backend.text_processing.emphasis"]
-    saved = {name: sys.modules.get(name) for name in names}
-    try:
-        modules = {name: types.ModuleType(name) for name in names}
-        sys.modules.update(modules)
+    modules = {name: types.ModuleType(name) for name in names}
+    with modules_in_place(modules):
         modules["modules.shared"].opts = types.SimpleNamespace(emphasis="Original")  # type: ignore[attr-defined]
         modules["backend.args"].dynamic_args = types.SimpleNamespace(last_extra_generation_params={})  # type: ignore[attr-defined]
         parsing = modules["backend.text_processing.parsing"]
         exec(
-            compile(_source(repo, f"{root}/text_processing/parsing.py"), "parsing.py", "exec"),
+            compile(host_source(repo, f"{root}/text_processing/parsing.py"), "parsing.py", "exec"),
             parsing.__dict__,
         )
         modules["modules.prompt_parser"].parse_prompt_attention = parsing.parse_prompt_attention  # type: ignore[attr-defined]
         emphasis = modules["backend.text_processing.emphasis"]
         exec(
-            compile(_source(repo, f"{root}/text_processing/emphasis.py"), "emphasis.py", "exec"),
+            compile(host_source(repo, f"{root}/text_processing/emphasis.py"), "emphasis.py", "exec"),
             emphasis.__dict__,
         )
         package = modules["backend.text_processing"]
@@ -69,15 +53,9 @@ def t5_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
         modules["backend"].text_processing = package  # type: ignore[attr-defined]
         modules["backend"].memory_management = modules["backend.memory_management"]  # type: ignore[attr-defined]
         engine_module = types.ModuleType("host_t5_engine")
-        source = _source(repo, f"{root}/text_processing/t5_engine.py")
+        source = host_source(repo, f"{root}/text_processing/t5_engine.py")
         exec(compile(source, "t5_engine.py", "exec"), engine_module.__dict__)
         yield engine_module.T5TextProcessingEngine
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
 
 
 @pytest.mark.parametrize("line", ["a red circle", "one", "", "a (red:1.2) circle on a wide green field " * 3])
