@@ -304,6 +304,9 @@ def build_app(
             ],
             api_name=False,
         ).then(lambda: gr.Tabs(selected="img2img"), None, tabs, api_name=False)
+    from lib_couple.ui.event_info import list_numbered_events
+
+    list_numbered_events(app)  # gradio's client warns on every event otherwise
     return app
 
 
