@@ -86,8 +86,15 @@ def gradio_stream_abort(text: str) -> bool:
     return first_line.strip() == "AbortError: signal is aborted without reason" and "/assets/index-" in stack
 
 
+def gradio_tabs_start(text: str) -> bool:
+    """Gradio 4.40's Tabs runs its selection check once before its tabs register, on every page
+    with a `gr.Tabs` (Forge's too), and logs this; nothing of ours selects a tab then."""
+    return text == "Attempted to select a non-interactive or hidden tab."
+
+
 @pytest.fixture
 def console_errors() -> list[str]:
+    """The page's console errors and warnings (gradio's own warnings among them)."""
     return []
 
 
@@ -101,6 +108,8 @@ def page(browser: Browser, app_url: str, console_errors: list[str]) -> Iterator[
     def on_console(message: Any) -> None:
         if message.type == "error" and not gradio_stream_abort(message.text):
             console_errors.append(f"console: {message.text}")
+        elif message.type == "warning" and not gradio_tabs_start(message.text):
+            console_errors.append(f"warning: {message.text}")
 
     opened.on("console", on_console)
     opened.on("pageerror", lambda error: console_errors.append(f"pageerror: {error}"))
