@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from lib_couple import limits
 from lib_couple.app import add_serve_parser, run_serve
+from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.threads import add_threads_argument, apply_threads
 from lib_couple.log import setup_logging
@@ -73,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         choices=("demo", "flux-demo"),
         default="demo",
-        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, --no-couple)",
+        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, txt2img only)",
     )
+    _add_flux_flags(gen)
     gen.add_argument(
         "--checkpoint", type=Path, help="an SD1.5 or SDXL .safetensors file instead of the demo model"
     )
@@ -113,6 +115,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_threads_argument(walk)
     return parser
+
+
+def _add_flux_flags(gen: argparse.ArgumentParser) -> None:
+    """The joint-attention controls (API arguments 19-26, docs/FLUX.md); read by --model flux-demo."""
+    d = CoupleParams()
+    flux = gen.add_argument_group("Flux (read by --model flux-demo; docs/FLUX.md)")
+    flux.add_argument("--flux-blocks", choices=BLOCK_CHOICES, default=d.flux_blocks, help="masked blocks")
+    flux.add_argument("--flux-block-start", type=int, default=d.flux_block_start, help="range: first block")
+    flux.add_argument("--flux-block-stop", type=int, default=d.flux_block_stop, help="range: stop (excluded)")
+    flux.add_argument("--flux-steps", type=float, default=d.flux_steps, help="share of steps with regions")
+    flux.add_argument(
+        "--flux-base-ratio", type=float, default=d.flux_base_ratio, help="blend with the unmasked attention"
+    )
+    flux.add_argument(
+        "--flux-image-attention", choices=IMAGE_ATTENTION, default=d.flux_image_attention, help="image tokens"
+    )
+    flux.add_argument("--flux-global-everywhere", action="store_true", help="the whole prompt everywhere")
+    flux.add_argument(
+        "--flux-region-padding", type=int, default=d.flux_region_padding, help="T5 pads kept per region line"
+    )
+
+
+def _flux_args(args: argparse.Namespace) -> list[object]:
+    """API arguments 19-26."""
+    names = ("blocks", "block_start", "block_stop", "steps", "base_ratio", "image_attention")
+    values: list[object] = [getattr(args, f"flux_{name}") for name in names]
+    return [*values, args.flux_global_everywhere, args.flux_region_padding]
 
 
 def _mask_mapping(paths: Sequence[Path], weights: Sequence[float]) -> list[dict[str, object]]:
@@ -165,7 +194,7 @@ def couple_params(args: argparse.Namespace) -> CoupleParams:
         mapping,
     ]
     tile_args = [False, 5, 4, 0.75, "", False]
-    ours = [args.strict, args.region_negatives]
+    ours = [args.strict, args.region_negatives, *_flux_args(args)]
     return params_from_args([*peer_args, common_parser, common_debug, def_in_prompt, *tile_args, *ours])
 
 

@@ -117,6 +117,15 @@ def tokenize_sequence(tokenizer: PreTrainedTokenizerFast, prompts: list[str]) ->
     return ids
 
 
+def token_counts(tokenizer: PreTrainedTokenizerFast, prompts: list[str]) -> list[int]:
+    """Each prompt's real tokens in `tokenize_sequence`'s ids: bos, its words and the first eos."""
+    eos = int(tokenizer.eos_token_id)
+    counts = []
+    for row in tokenize_sequence(tokenizer, prompts).tolist():
+        counts.append(row.index(eos, 1) + 1 if eos in row[1:] else len(row))
+    return counts
+
+
 def embed_flux(
     t5: T5EncoderModel, clip: CLIPTextModel, ids: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

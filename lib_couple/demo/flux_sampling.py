@@ -43,6 +43,14 @@ def flux_sigmas(steps: int, image_tokens: int) -> list[float]:
     return [shift / (shift + (1.0 / s - 1.0)) for s in even] + [0.0]
 
 
+def percent_to_sigma(share: float, image_tokens: int) -> float:
+    """The noise level `share` of the way through `flux_sigmas`' schedule (1 at 0, 0 at 1)."""
+    if share >= 1.0:
+        return 0.0
+    shift = math.exp(shift_mu(image_tokens))
+    return shift / (shift + (1.0 / (1.0 - max(share, 0.0)) - 1.0))
+
+
 def unpack_latents(tokens: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """[B, h/2 * w/2, 4C] tokens -> [B, C, h, w] latents (h, w: latent sides), undoing `pack_latents`."""
     batch, _, features = tokens.shape
