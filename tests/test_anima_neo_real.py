@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from lib_couple.attention.couple import RegionSet
-from lib_couple.attention.cross_attention import multihead_attention
-from lib_couple.hosts.forge.patchers import anima
+from lib_couple.hosts.forge.patchers import PatchRequest, anima
 from tests.doubles.host_sources import NEO, host_source, modules_in_place
 from tests.test_anima_patcher import FakePatcher
 
@@ -73,7 +72,7 @@ def test_neo_anima_patched_equals_direct_reference_and_is_unpatched_after() -> N
     masks = torch.zeros(2, 4, 4)
     masks[0, :, :2], masks[1, :, 2:] = 1, 1
     unet = FakePatcher(model)
-    patched = anima.patch(unet, [RegionSet(conds, masks)], [0, 0], multihead_attention, None)
+    patched = anima.patch(unet, PatchRequest([RegionSet(conds, masks)], [0, 0]))
     patched.unet.patch_model()
     assert set(model.state_dict()) == keys
     out = patched.unet.model_options["model_function_wrapper"](

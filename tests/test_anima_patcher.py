@@ -12,7 +12,7 @@ from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.cross_attention import multihead_attention
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.architectures import architecture_of
-from lib_couple.hosts.forge.patchers import anima
+from lib_couple.hosts.forge.patchers import PatchRequest, anima
 
 DIM, CTX, HEADS, PATCH, CH = 16, 12, 2, 2, 4
 
@@ -141,7 +141,7 @@ def _reference(
 @torch.no_grad()
 def test_patched_equals_direct_per_region_reference_for_cond_rows() -> None:
     model, unet, conds, masks = _setup()
-    patched = anima.patch(unet, [RegionSet(conds, masks)], [0, 0], multihead_attention, None)
+    patched = anima.patch(unet, PatchRequest([RegionSet(conds, masks)], [0, 0]))
     patched.unet.patch_model()
     x = torch.randn(4, CH, 8, 8)
     context = torch.randn(4, 9, CTX)
@@ -160,9 +160,7 @@ def test_one_full_region_with_the_prompt_equals_unpatched() -> None:
     context = torch.randn(2, 9, CTX)
     x = torch.randn(2, CH, 6, 10)  # pads to the patch grid
     before = unet.run(x, context, [0]).clone()
-    patched = anima.patch(
-        unet, [RegionSet([context[:1]], torch.ones(1, 3, 5))], [0, 0], multihead_attention, None
-    )
+    patched = anima.patch(unet, PatchRequest([RegionSet([context[:1]], torch.ones(1, 3, 5))], [0, 0]))
     patched.unet.patch_model()
     same = torch.allclose(
         patched.unet.run(x[:1].expand(2, -1, -1, -1), context[:1].expand(2, -1, -1), [0]),
@@ -179,7 +177,7 @@ def test_state_dict_keys_unchanged_and_restored_by_clear_even_after_an_error() -
     model, unet, conds, masks = _setup()
     keys = set(model.state_dict())
     originals = [b.cross_attn for b in model.blocks]
-    patched = anima.patch(unet, [RegionSet(conds, masks)], [0], multihead_attention, None)
+    patched = anima.patch(unet, PatchRequest([RegionSet(conds, masks)], [0]))
     patched.unet.patch_model()
     assert set(model.state_dict()) == keys
     assert all(isinstance(b.cross_attn, anima.RegionalCrossAttention) for b in model.blocks)
@@ -215,7 +213,7 @@ def test_reference_frames_run_without_regions_and_say_so(caplog: pytest.LogCaptu
     conds = [torch.randn(1, 5, CTX), torch.randn(1, 7, CTX)]
     x, context = torch.randn(1, CH, 8, 8), torch.randn(1, 9, CTX)
     plain = unet.run(x, context, [0])
-    patched = anima.patch(unet, [RegionSet(conds, masks)], [0], multihead_attention, None)
+    patched = anima.patch(unet, PatchRequest([RegionSet(conds, masks)], [0]))
     patched.unet.patch_model()
     with caplog.at_level("WARNING", logger="forge_couple"):
         out = patched.unet.run(x, context, [0])  # the blocks see two frames

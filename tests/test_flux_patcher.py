@@ -3,10 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from lib_couple.attention.couple import RegionSet
-from lib_couple.attention.cross_attention import multihead_attention
 from lib_couple.attention.joint_attention import AttentionGroups, JointControls, RowPlan
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.forge.patchers import flux
+from lib_couple.hosts.forge.patchers import PatchRequest, flux
 from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper
 from tests.doubles.flux_model import make_flux
 
@@ -21,7 +20,7 @@ def _no_grad():
 
 
 def _patch(unet, sets, items, controls):
-    return flux.patch(unet, sets, items, multihead_attention, None, controls)
+    return flux.patch(unet, PatchRequest(sets, items, controls=controls))
 
 
 def _inputs(batch=1, h=8, w=12, tokens=5, seed=0):

@@ -22,9 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from lib_couple.attention.couple import RegionSet
-from lib_couple.attention.cross_attention import multihead_attention
 from lib_couple.attention.joint_attention import JointControls, joint_mask, plain_mask
-from lib_couple.hosts.forge.patchers import flux
+from lib_couple.hosts.forge.patchers import PatchRequest, flux
 from lib_couple.params import CoupleParams
 from lib_couple.token_masks import patch_token_weights
 from tests.doubles.flux_model import FluxPatcher, Predictor
@@ -151,7 +150,7 @@ def test_the_hosts_flux_patched_equals_a_direct_reference_and_is_unpatched_after
         torch.randn(2, 8, generator=g),
     )
     whole = RegionSet([ctx[:1]], torch.ones(1, 8 * h, 8 * w))
-    same = flux.patch(unet, [whole], [0, 0], multihead_attention, None, JointControls(steps=1.0)).unet
+    same = flux.patch(unet, PatchRequest([whole], [0, 0], controls=JointControls(steps=1.0))).unet
     c1 = ctx[:1].expand(2, -1, -1)
     torch.testing.assert_close(
         same.run(x, 1.0, c1, y, [0]), unet.run(x, 1.0, c1, y, [0]), atol=1e-4, rtol=1e-3
@@ -161,9 +160,7 @@ def test_the_hosts_flux_patched_equals_a_direct_reference_and_is_unpatched_after
     masks[0, :, : 16 * (gw // 2)] = 1
     masks[1, :, 16 * (gw // 2) :] = 1
     regions = RegionSet([torch.randn(1, 3, 24, generator=g), torch.randn(1, 4, 24, generator=g)], masks)
-    out = flux.patch(unet, [regions], [0], multihead_attention, None, controls).unet.run(
-        x, 1.0, ctx, y, [1, 0]
-    )
+    out = flux.patch(unet, PatchRequest([regions], [0], controls=controls)).unet.run(x, 1.0, ctx, y, [1, 0])
     mask = joint_mask(
         patch_token_weights(masks, (h, w)),
         [3, 4],

@@ -112,7 +112,7 @@ def _patched_with(
 ) -> tuple[list[dict[str, Any]], CoupleRunner, Processing]:
     """Run the hooks up to the patch, recording what the runner hands the patcher."""
     from lib_couple.hosts.forge import runner as runner_module
-    from lib_couple.hosts.forge.patchers import patcher_for
+    from lib_couple.hosts.forge.patchers import PatchRequest, patcher_for
 
     calls: list[dict[str, Any]] = []
 
@@ -120,9 +120,9 @@ def _patched_with(
         def __init__(self, module: Any) -> None:
             self.module = module
 
-        def patch(self, unet: Any, regions: Any, *args: Any, **options: Any) -> Any:
-            calls.append({"regions": regions, **options})
-            return self.module.patch(unet, regions, *args, **options)
+        def patch(self, unet: Any, request: PatchRequest) -> Any:
+            calls.append({"regions": request.regions, "controls": request.controls})
+            return self.module.patch(unet, request)
 
     monkeypatch.setattr(runner_module, "patcher_for", lambda row: Recorder(patcher_for(row)))
     p = Processing(PROMPT, model)  # type: ignore[arg-type]

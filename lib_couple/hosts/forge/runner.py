@@ -22,7 +22,7 @@ from lib_couple.attention.joint_attention import trim_text
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge.architectures import model_label, regions_architecture, supported_names
 from lib_couple.hosts.forge.networks import Key, network_key
-from lib_couple.hosts.forge.patchers import Patched, patcher_for
+from lib_couple.hosts.forge.patchers import Patched, PatchRequest, patcher_for
 from lib_couple.infotext import error_infotext, to_infotext
 from lib_couple.memory.attention_cache import AttentionCache, cache_key
 from lib_couple.memory.manager import MemoryManager
@@ -173,14 +173,14 @@ class CoupleRunner:
             ]
             forge_objects = p.sd_model.forge_objects
             original = forge_objects.unet
-            patched = patcher_for(row).patch(
-                original,
+            request = PatchRequest(
                 regions,
                 self.item_sets,
                 self.services.attention_function(),
                 self.manager.pool if self.manager.use_pool else None,
-                controls=params.joint_controls(),
+                params.joint_controls(),
             )
+            patched = patcher_for(row).patch(original, request)
         except CoupleError as error:
             self._fail(p, params, error)
             return

@@ -9,21 +9,18 @@ restores object patches only when another clone loads, so `clear` puts the origi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
 import torch
 from torch import nn
 
-from lib_couple.attention.couple import COND, RegionalAttention, RegionSet
-from lib_couple.attention.cross_attention import AttentionFn
+from lib_couple.attention.couple import COND, RegionalAttention
 from lib_couple.attention.dit_cross_attention import dit_cross_attention, patch_grid
-from lib_couple.attention.joint_attention import JointControls
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.forge.patchers import Patched
+from lib_couple.hosts.forge.patchers import Patched, PatchRequest
 from lib_couple.log import LOGGER_NAME
-from lib_couple.memory.tensor_pool import TensorPool
 
 # The current model call: (couple, latent (h, w), cond_or_uncond).
 _CALL: ContextVar[tuple[AnimaCouple, tuple[int, int], list[int]] | None] = ContextVar(
@@ -127,21 +124,16 @@ class RegionalCrossAttention(nn.Module):
         return projected
 
 
-def patch(
-    unet: Any,
-    regions: Sequence[RegionSet],
-    item_sets: Sequence[int],
-    attention_fn: AttentionFn,
-    pool: TensorPool | None,
-    controls: JointControls | None = None,  # the Flux controls: no joint attention here
-) -> Patched:
+def patch(unet: Any, request: PatchRequest) -> Patched:
     """A clone of `unet` whose Anima blocks attend each region's image tokens to its own text."""
     clone = unet.clone()
     model = clone.model.diffusion_model
     blocks = list(getattr(model, "blocks", ()))
     if not blocks or not all(hasattr(b, "cross_attn") for b in blocks):
         raise CoupleError("the loaded model has no Anima blocks with cross-attention")
-    regional = RegionalAttention(list(regions), list(item_sets) or None, attention_fn, pool)
+    regional = RegionalAttention(
+        list(request.regions), list(request.item_sets) or None, request.attention_fn, request.pool
+    )
     couple = AnimaCouple(regional, int(getattr(model, "patch_spatial", 2)))
     clone.set_model_unet_function_wrapper(
         couple.model_wrapper(clone.model_options.get("model_function_wrapper"))

@@ -24,7 +24,6 @@ from typing import Any
 import torch
 
 from lib_couple.attention.couple import COND, RegionSet
-from lib_couple.attention.cross_attention import AttentionFn
 from lib_couple.attention.joint_attention import (
     JointControls,
     JointMaskCache,
@@ -36,9 +35,8 @@ from lib_couple.attention.joint_attention import (
     row_plan,
 )
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.forge.patchers import Patched
+from lib_couple.hosts.forge.patchers import Patched, PatchRequest
 from lib_couple.hosts.forge.patchers.flux_blocks import DoubleBlockWrapper, JointMask, SingleBlockWrapper
-from lib_couple.memory.tensor_pool import TensorPool
 from lib_couple.token_masks import patch_token_weights
 
 logger = logging.getLogger("forge_couple")
@@ -300,24 +298,19 @@ def _takes_mask(block: Any) -> bool:
         return False
 
 
-def patch(
-    unet: Any,
-    regions: Sequence[RegionSet],
-    item_sets: Sequence[int],
-    attention_fn: AttentionFn,
-    pool: TensorPool | None,
-    controls: JointControls | None = None,
-) -> Patched:
+def patch(unet: Any, request: PatchRequest) -> Patched:
     """A clone of `unet` whose Flux blocks attend each region's image tokens to its own text.
 
-    Masked attention is PyTorch's SDPA (it takes any mask), so `attention_fn` is not used."""
+    Masked attention is PyTorch's SDPA (it takes any mask), so `request.attention_fn` is not used."""
     clone = unet.clone()
     diffusion_model = clone.model.diffusion_model
     doubles = list(getattr(diffusion_model, "double_blocks", ()))
     singles = list(getattr(diffusion_model, "single_blocks", ()))
     if not doubles and not singles:
         raise CoupleError("the loaded model has no Flux double or single blocks")
-    couple = FluxCouple(regions, item_sets or None, controls or JointControls(), _percent_to_sigma(clone))
+    couple = FluxCouple(
+        request.regions, request.item_sets or None, request.controls, _percent_to_sigma(clone)
+    )
     options = clone.model_options
     clone.set_model_unet_function_wrapper(couple.model_wrapper(options.get("model_function_wrapper")))
     blocks = [(b, False) for b in doubles] + [(b, True) for b in singles]
