@@ -1,9 +1,12 @@
 """Train the Flux demo's transformer and text encoders on synthetic shapes (rectified flow).
 
     python -m lib_couple.demo.flux_train --out lib_couple/demo/flux_weights [--minutes N] [--resume]
+        [--init-from lib_couple/demo/flux_weights --regional-every 2 --lr 3e-4 --warmup-steps 100]
 
-The VAE is the UNet demo's shipped one, kept as it is with its latent normalisation; scenes are
-encoded once into `--work-dir`. `--minutes` is the total training time: a resumed run continues
+With `--regional-every N` one step in N trains 256 px strip scenes through the regional mask
+(flux_regional_training.py); `--init-from` fine-tunes exported weights. The VAE is the UNet
+demo's shipped one, kept as it is with its latent normalisation; scenes are encoded once into
+`--work-dir`. `--minutes` is the total training time: a resumed run continues
 from its checkpoint (weights, EMA, optimiser, step, RNG state) until the total is spent.
 """
 
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from tqdm import tqdm
 
 from lib_couple.demo.architecture import build_text_encoder
@@ -33,8 +37,10 @@ from lib_couple.demo.flux_model import (
     embed_flux,
     tokenize_sequence,
 )
+from lib_couple.demo.flux_regional_training import strip_flow_loss
 from lib_couple.demo.model import VAE_FILE, WEIGHTS_DIR, load_demo_pipeline, normalise_latents, save_module
 from lib_couple.demo.tokenizer import build_tokenizer
+from lib_couple.demo.train import RegionalSet, encode_strip_sets
 from lib_couple.demo.train_common import LatentSet, ema_update, encode_dataset, linear_warmup, save_atomic
 from lib_couple.walk.flux import transformer_inputs
 
@@ -57,6 +63,10 @@ class FluxTrainConfig:
     caption_dropout: float = 0.1
     checkpoint_seconds: float = 120.0
     log_every: int = 100
+    init_from: Path | None = None  # fine-tune these exported weights
+    regional_every: int = 0  # one step in this many trains strip scenes through the mask (0: never)
+    regional_count: int = 400  # strip scenes per layout
+    regional_batch: int = 12
 
 
 def flow_loss(
@@ -103,10 +113,39 @@ def latent_sets(config: FluxTrainConfig) -> tuple[LatentSet, LatentSet]:
     return LatentSet(sets[0], ids[0]), LatentSet(sets[1], ids[1])
 
 
-def train(config: FluxTrainConfig, low: LatentSet, high: LatentSet) -> tuple[torch.nn.Module, ...]:
+def strip_sets(config: FluxTrainConfig) -> list[RegionalSet]:
+    """The UNet trainer's strip scenes (same VAE, same seeds), captions cut to the T5 length."""
+    path = config.work_dir / "flux_strips.pt"
+    if config.resume and path.is_file():
+        saved = torch.load(path, weights_only=False)
+        if saved["count"] == config.regional_count:
+            print("strips: reusing encoded data set")
+            return list(saved["sets"])
+    vae = load_demo_pipeline(weights_dir=WEIGHTS_DIR).vae
+    sets = [
+        RegionalSet(s.latents, s.ids[..., :SEQUENCE_LENGTH].contiguous(), s.masks)
+        for s in encode_strip_sets(vae, config.regional_count, config.seed)
+    ]
+    save_atomic({"count": config.regional_count, "sets": sets}, path)
+    return sets
+
+
+def initial_models(config: FluxTrainConfig) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+    """Fresh parts, or those of `config.init_from`."""
+    models = (build_transformer(), build_t5(), build_text_encoder())
+    if config.init_from is not None:
+        for model, name in zip(models, (TRANSFORMER_FILE, T5_FILE, CLIP_FILE), strict=True):
+            model.load_state_dict(load_file(str(config.init_from / name)))
+    return models
+
+
+def train(
+    config: FluxTrainConfig, low: LatentSet, high: LatentSet, strips: Sequence[RegionalSet] = ()
+) -> tuple[torch.nn.Module, ...]:
     """Joint training for `config.minutes` in all; returns the EMA transformer, T5 and CLIP."""
     torch.manual_seed(config.seed)
-    models = (build_transformer().train(), build_t5().train(), build_text_encoder().train())
+    transformer, t5, clip = initial_models(config)
+    models = (transformer.train(), t5.train(), clip.train())
     emas = tuple(copy.deepcopy(m).eval().requires_grad_(False) for m in models)
     parameters = [p for m in models for p in m.parameters()]
     optimiser = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.99), weight_decay=0.01)
@@ -144,12 +183,12 @@ def train(config: FluxTrainConfig, low: LatentSet, high: LatentSet) -> tuple[tor
     while time.monotonic() - start < config.minutes * 60.0:
         for group in optimiser.param_groups:
             group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
-        high_res = step % config.high_res_every == config.high_res_every - 1
-        data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
-        index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
-        ids = data.ids[index].clone()
-        ids[torch.rand(batch, generator=generator) < config.caption_dropout] = uncond_ids
-        loss = flow_loss(models, data.latents[index], ids, generator)
+        if strips and step % config.regional_every == config.regional_every - 1:
+            chosen = strips[int(torch.randint(0, len(strips), (1,), generator=generator))]
+            index = torch.randint(0, chosen.latents.shape[0], (config.regional_batch,), generator=generator)
+            loss = strip_flow_loss(models, chosen.latents[index], chosen.ids[index], chosen.masks, generator)
+        else:
+            loss = plain_loss(config, step, (low, high), models, generator, uncond_ids)
         optimiser.zero_grad(set_to_none=True)
         torch.autograd.backward(loss)
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -170,6 +209,24 @@ def train(config: FluxTrainConfig, low: LatentSet, high: LatentSet) -> tuple[tor
     progress.close()
     save_checkpoint()
     return emas
+
+
+def plain_loss(
+    config: FluxTrainConfig,
+    step: int,
+    sets: tuple[LatentSet, LatentSet],
+    models: tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module],
+    generator: torch.Generator,
+    uncond_ids: torch.Tensor,
+) -> torch.Tensor:
+    """A whole-caption step at 128 px or (every `high_res_every`) 256 px, with caption dropout."""
+    low, high = sets
+    high_res = step % config.high_res_every == config.high_res_every - 1
+    data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
+    index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
+    ids = data.ids[index].clone()
+    ids[torch.rand(batch, generator=generator) < config.caption_dropout] = uncond_ids
+    return flow_loss(models, data.latents[index], ids, generator)
 
 
 def export(emas: Sequence[torch.nn.Module], out: Path) -> None:
@@ -201,15 +258,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--export-only", action="store_true", help="write weights from the last checkpoint")
+    parser.add_argument("--init-from", type=Path, default=None, help="fine-tune these exported weights")
+    parser.add_argument(
+        "--regional-every",
+        type=int,
+        default=0,
+        help="one step in this many trains strip scenes through the regional mask (0: never)",
+    )
+    parser.add_argument("--regional-count", type=int, default=FluxTrainConfig.regional_count)
+    parser.add_argument("--lr", type=float, default=FluxTrainConfig.lr)
+    parser.add_argument("--warmup-steps", type=int, default=FluxTrainConfig.warmup_steps)
     args = parser.parse_args(argv)
+    if args.regional_every < 0:
+        parser.error("--regional-every must be 0 or more")
     torch.set_num_threads(args.threads)
-    config = FluxTrainConfig(args.out, args.work_dir, args.minutes, args.resume, args.seed)
+    config = FluxTrainConfig(
+        args.out,
+        args.work_dir,
+        args.minutes,
+        args.resume,
+        args.seed,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        init_from=args.init_from,
+        regional_every=args.regional_every,
+        regional_count=args.regional_count,
+    )
     if args.export_only:
         export_checkpoint(config)
         return
     config.work_dir.mkdir(parents=True, exist_ok=True)
     low, high = latent_sets(config)
-    export(train(config, low, high), config.out)
+    strips = strip_sets(config) if config.regional_every else []
+    export(train(config, low, high, strips), config.out)
 
 
 if __name__ == "__main__":

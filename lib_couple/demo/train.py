@@ -137,18 +137,15 @@ def build_latent_sets(
 
 
 @torch.no_grad()
-def encode_strip_sets(vae: AutoencoderTiny, config: TrainConfig) -> list[RegionalSet]:
-    """One normalised latent set per strip layout, at 256 px."""
+def encode_strip_sets(vae: AutoencoderTiny, count: int, seed: int = 0) -> list[RegionalSet]:
+    """`count` strip scenes per layout, normalised latents at 256 px (the Flux trainer's too)."""
     tokenizer = build_tokenizer()
     sets = []
     for number, (regions, columns) in enumerate(STRIP_LAYOUTS):
         latents, ids = [], []
-        for index in tqdm(
-            range(0, config.regional_count, 32), desc=f"encode strips {number}", file=sys.stdout
-        ):
-            seed = 30_000_000 + 1_000_000 * number + config.seed + index
+        for index in tqdm(range(0, count, 32), desc=f"encode strips {number}", file=sys.stdout):
             images, captions = make_strip_batch(
-                seed, min(32, config.regional_count - index), 256, regions, columns
+                30_000_000 + 1_000_000 * number + seed + index, min(32, count - index), 256, regions, columns
             )
             latents.append(vae.encode(torch.from_numpy(images)).latents)
             per_strip = [tokenize(tokenizer, [lines[r] for lines in captions]) for r in range(regions)]
@@ -339,7 +336,7 @@ def load_or_encode_strips(config: TrainConfig, vae: AutoencoderTiny, vae_step: i
         if saved["vae_step"] == vae_step and saved["count"] == config.regional_count:
             print("strip latents: reusing encoded data set")
             return list(saved["sets"])
-    sets = encode_strip_sets(vae, config)
+    sets = encode_strip_sets(vae, config.regional_count, config.seed)
     save_atomic({"vae_step": vae_step, "count": config.regional_count, "sets": sets}, path)
     return sets
 
