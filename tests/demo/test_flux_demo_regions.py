@@ -11,6 +11,7 @@ from PIL import Image
 
 from lib_couple.cli import EXIT_USAGE, main
 from lib_couple.demo.flux_model import FluxDemo, load_flux_demo
+from lib_couple.demo.shapes import PALETTE, Colour
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.flux_regional import RegionalFluxProcessor
 from lib_couple.hosts.flux_standalone import generate_flux
@@ -161,3 +162,35 @@ def test_cli_refuses_bad_flux_flags(
     argv = ["generate", "--model", "flux-demo", "--prompt", "a red circle\\na blue square", *extra]
     assert main(argv) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def mean_colour_margin(image: Image.Image, left: Colour, right: Colour) -> float:
+    """How much nearer each half's mean colour is to its own line's colour than the other half's is."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    half = rgb.shape[1] // 2
+    means = rgb[:, :half].reshape(-1, 3).mean(axis=0), rgb[:, half:].reshape(-1, 3).mean(axis=0)
+    margin = 0.0
+    for own, colour in enumerate((left, right)):
+        target = np.asarray(PALETTE[colour], np.float32)
+        margin += float(np.linalg.norm(means[1 - own] - target) - np.linalg.norm(means[own] - target))
+    return margin
+
+
+def test_held_out_colours_land_in_their_columns_and_not_without_regions(demo: FluxDemo) -> None:
+    # Colour pairs no other test uses (they use red / blue, green / yellow / white), 192 px, 12 steps.
+    regional: list[float] = []
+    plain: list[float] = []
+    pairs: tuple[tuple[Colour, Colour], ...] = (("blue", "yellow"), ("green", "red"))
+    for left, right in pairs:
+        prompt = f"a {left} square\na {right} circle"
+        for seed in (1, 2, 3, 4):
+            for enabled, margins in ((True, regional), (False, plain)):
+                request = GenerationRequest(
+                    prompt, width=192, height=192, steps=12, seed=seed, couple=CoupleParams(enabled=enabled)
+                )
+                image = generate_flux(demo, request, progress=False).image
+                margins.append(mean_colour_margin(image, left, right))
+    # Measured: 8/8 seed-cases positive, mean 0.92 with regions, 0.05 without.
+    assert sum(m > 0 for m in regional) >= 6
+    assert float(np.mean(regional)) > 0.4
+    assert float(np.mean(plain)) < float(np.mean(regional)) - 0.4
