@@ -11,7 +11,7 @@ from PIL import Image
 from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, sample
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
 from lib_couple.hosts.model_lock import holding, holding_in_background
-from lib_couple.hosts.progress import RunningControls, StepControl
+from lib_couple.hosts.progress import ProgressReport, RunningControls, StepControl
 from lib_couple.hosts.standalone import MODEL_NAME, to_pil
 from lib_couple.infotext import format_parameters
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
@@ -244,16 +244,19 @@ def demo_explore_pad(
 
 def demo_walk_frames(
     model: Callable[[], DemoComponents], cache: FrameCache, controls: RunningControls | None = None
-) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
-    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`.
+) -> Callable[..., Iterator[Image.Image]]:
+    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`;
+    `report` sees each sampled frame's steps.
 
     With `controls`, the walk is one of them: their interrupt stops the frame being sampled
     within a step, and the walk ends there."""
 
-    def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def frames(
+        plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
+    ) -> Iterator[Image.Image]:
         components = model()
         explorer = demo_explorer(components, plan.keyframes(), plan.method)
-        control = StepControl()
+        control = StepControl(report)
         running = RunningControls() if controls is None else controls
         with running.running(control):
             for position in plan.positions():

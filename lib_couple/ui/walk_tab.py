@@ -21,7 +21,7 @@ from PIL import Image
 
 from lib_couple import limits
 from lib_couple.errors import CoupleError
-from lib_couple.hosts.progress import eta_seconds
+from lib_couple.hosts.progress import ProgressReport, eta_seconds
 from lib_couple.ui.explore_pad import ExploreOpener, build_explore_pad
 from lib_couple.ui.walk_pad import PadOpener, build_walk_pad
 from lib_couple.walk.easing import EASINGS
@@ -29,7 +29,11 @@ from lib_couple.walk.output import save_walk
 from lib_couple.walk.plan import METHODS, WalkPlan, WalkSettings
 from lib_couple.walk.video import FORMATS
 
-WalkRenderer = Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]
+# A host's walk: its frames one by one; the report sees each sampled frame's steps.
+WalkRenderer = Callable[[WalkPlan, WalkSettings, ProgressReport], Iterator[Image.Image]]
+# Gradio fills a handler's parameter whose default is a gr.Progress with the event's progress.
+STEP_PROGRESS = gr.Progress()
+PLAN_VALUES = 5  # prompts, seeds, frames, easing, method: the tab's values before the settings
 WalkUpdate = tuple[list[Image.Image], str, str | None]
 
 
@@ -73,22 +77,10 @@ def frame_parameters(frames: Sequence[Any] | None, index: int | None) -> str:
         return ""
 
 
-def walk_from_values(
-    prompts: str,
-    seeds: str,
-    frames: float,
-    easing: str,
-    method: str,
-    width: float,
-    height: float,
-    steps: float,
-    cfg: float,
-    negative: str,
-    sampler: str | None = None,
-) -> tuple[WalkPlan, WalkSettings]:
-    """The tab's walk and sampling controls as a checked plan and its settings."""
-    plan = plan_from_values(prompts, seeds, frames, easing, method)
-    return plan, settings_from_values(width, height, steps, cfg, negative, sampler)
+def walk_from_values(*values: Any) -> tuple[WalkPlan, WalkSettings]:
+    """The tab's walk controls (`plan_from_values`' five) then its sampling controls
+    (`settings_from_values`'), as a checked plan and its settings."""
+    return plan_from_values(*values[:PLAN_VALUES]), settings_from_values(*values[PLAN_VALUES:])
 
 
 def settings_from_values(
@@ -136,11 +128,11 @@ def make_walk_handler(
         fps: float,
         video_format: str,
         sampler: str | None = None,
+        progress: gr.Progress = STEP_PROGRESS,
     ) -> Iterator[WalkUpdate]:
         try:
-            plan, settings = walk_from_values(
-                prompts, seeds, frames, easing, method, width, height, steps, cfg, negative, sampler
-            )
+            plan = plan_from_values(prompts, seeds, frames, easing, method)
+            settings = settings_from_values(width, height, steps, cfg, negative, sampler)
             fps = limits.FPS.check(fps)  # fps 0 would fail only after every frame was rendered
             if video_format not in FORMATS:
                 raise CoupleError(f"video format {video_format!r} is not one of {', '.join(FORMATS)}")
@@ -151,8 +143,12 @@ def make_walk_handler(
         stopping.clear()
         started = time.monotonic()
         yield [], f"0 / {total} frames", None  # at once: the page shows the walk has started
+
+        def report(done: int, steps_in_all: int, line: str) -> None:  # the frame's steps, with its ETA
+            progress((done, steps_in_all), desc=f"frame {len(made) + 1}/{total}: {line}", unit="steps")
+
         try:
-            for frame in render(plan, settings):
+            for frame in render(plan, settings, report):
                 if stopping.is_set():
                     break
                 made.append(frame)
@@ -238,6 +234,8 @@ def build_walk_tab(
             c["video"] = gr.Video(label="Video", interactive=False, loop=True, show_download_button=True)
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
     extra = [c["sampler"]] if "sampler" in c else []
+    # Always a sampler input: gradio puts its progress at the handler's parameter index.
+    sampler_input = extra or [gr.State(None)]
     if open_pad is not None:
         walk_inputs = [c[name] for name in names] + [c["negative"], *extra]
         c["pad"] = build_walk_pad(open_pad, walk_from_values, walk_inputs, concurrency_id)
@@ -249,7 +247,7 @@ def build_walk_tab(
         )
     c["generate"].click(
         make_walk_handler(render, output_dir, stop),
-        inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *extra],
+        inputs=[c[name] for name in names] + [c["negative"], c["fps"], c["video_format"], *sampler_input],
         outputs=[c["gallery"], c["progress"], c["video"]],
         api_name="walk",
         concurrency_limit=1,

@@ -162,7 +162,7 @@ def test_walk_plans(
     easing: str,
 ) -> None:
     def plan() -> object:
-        walk, _ = walk_from_values(prompts, seeds, frames, easing, "slerp", width, height, steps, cfg, "")  # type: ignore[arg-type]
+        walk, _ = walk_from_values(prompts, seeds, frames, easing, "slerp", width, height, steps, cfg, "")
         return walk.positions()
 
     accepted_or_refused(plan)

@@ -159,7 +159,7 @@ def test_the_picture_and_the_clicks_agree() -> None:
 
 def test_the_pad_click_and_buttons_are_wired_and_errors_are_gradio_errors(tmp_path: Path) -> None:
     with gr.Blocks() as page:
-        controls = build_walk_tab(lambda plan, s: iter(()), tmp_path, open_explorer=CountingPad)
+        controls = build_walk_tab(lambda plan, s, report: iter(()), tmp_path, open_explorer=CountingPad)
     explorer = controls["explorer"]
     dependencies = page.get_config_file()["dependencies"]
 

@@ -123,7 +123,7 @@ def test_undo_on_the_demo_model_shows_the_cached_frame_without_sampling(tmp_path
 
 def test_the_pad_reports_bad_walk_values_as_a_gradio_error(tmp_path: Path) -> None:
     with gr.Blocks() as page:
-        controls = build_walk_tab(lambda plan, s: iter(()), tmp_path, open_pad=CountingPad)
+        controls = build_walk_tab(lambda plan, s, report: iter(()), tmp_path, open_pad=CountingPad)
     dependencies = page.get_config_file()["dependencies"]
     [forward] = [
         i for i, d in enumerate(dependencies) if d["targets"][0][0] == controls["pad"]["forward"]._id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -14,8 +14,15 @@ from PIL import Image
 
 from lib_couple.demo.model import load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.progress import ProgressReport, RunningControls
 from lib_couple.hosts.walk_standalone import demo_walk_frames
-from lib_couple.ui.walk_tab import build_walk_tab, make_walk_handler, parse_seeds, plan_from_values
+from lib_couple.ui.walk_tab import (
+    WalkUpdate,
+    build_walk_tab,
+    make_walk_handler,
+    parse_seeds,
+    plan_from_values,
+)
 from lib_couple.walk.frame_cache import FrameCache
 from lib_couple.walk.plan import WalkPlan, WalkSettings
 from lib_couple.walk.video import count_frames
@@ -43,7 +50,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[WalkPlan, WalkSettings]] = []
 
-    def __call__(self, plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def __call__(
+        self, plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
+    ) -> Iterator[Image.Image]:
         self.calls.append((plan, settings))
         for index, _ in enumerate(plan.positions()):
             yield Image.new("RGB", (settings.width, settings.height), (index * 20 % 256, 0, 0))
@@ -79,7 +88,7 @@ def test_bad_values_reach_the_user_as_a_gradio_error(tmp_path: Path) -> None:
 def test_stop_ends_the_walk_after_the_frame_in_progress_which_is_dropped(tmp_path: Path) -> None:
     stop = threading.Event()
 
-    def render(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def render(plan: WalkPlan, settings: WalkSettings, report: ProgressReport) -> Iterator[Image.Image]:
         for index, frame in enumerate(Recorder()(plan, settings)):
             if index == 1:
                 stop.set()  # Stop pressed while the second frame is being sampled
@@ -127,7 +136,9 @@ def test_the_demo_renderer_samples_a_revisited_walk_only_once(tmp_path: Path) ->
 class Stopping(Recorder):
     """A host whose walk is interrupted after two frames (its renderer just ends)."""
 
-    def __call__(self, plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def __call__(
+        self, plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
+    ) -> Iterator[Image.Image]:
         yield from list(super().__call__(plan, settings))[:2]
 
 
@@ -147,3 +158,46 @@ def test_the_sampler_choice_reaches_the_settings(tmp_path: Path) -> None:
     with gr.Blocks():
         controls = build_walk_tab(Recorder(), tmp_path, samplers=["DPM++ 2M", "Euler a"])
     assert controls["sampler"].value == "DPM++ 2M"  # no default given: the first
+
+
+class StepsSeen:
+    """gradio's progress as the walk calls it: ((done, total), desc, unit) each time."""
+
+    def __init__(self, on_call: Callable[[int], None] = lambda _: None) -> None:
+        self.calls: list[tuple[tuple[int, int], str]] = []
+        self.on_call = on_call
+
+    def __call__(self, value: tuple[int, int], desc: str = "", unit: str = "") -> None:
+        assert unit == "steps"
+        self.calls.append((value, desc))
+        self.on_call(len(self.calls))
+
+
+def _demo_handler(tmp_path: Path, controls: RunningControls) -> Callable[..., Iterator[WalkUpdate]]:
+    model = load_demo_pipeline(weights_dir=write_untrained_weights(tmp_path / "weights"))
+    return make_walk_handler(demo_walk_frames(lambda: model, FrameCache(), controls), tmp_path / "walks")
+
+
+def test_each_walk_frame_shows_its_steps_with_an_eta(tmp_path: Path) -> None:
+    seen = StepsSeen()
+    values = ("a red circle\na blue square", "1, 2", 2, "linear", "slerp", 32, 32, 3, 5.0, "", 8, ".gif")
+    updates = list(_demo_handler(tmp_path, RunningControls())(*values, None, seen))
+    assert len(updates[-1][0]) == 3
+    assert updates[-1][2] is not None
+    # Every frame reports its 3 steps (and the start, 0), in order, named by frame.
+    assert [value for value, _ in seen.calls] == [(d, 3) for _ in range(3) for d in range(4)]
+    assert seen.calls[5][1].startswith("frame 2/3: step 1/3, ETA ")
+    assert seen.calls[4][1] == "frame 2/3: step 0/3, ETA ..."
+
+
+def test_interrupt_from_the_generation_tabs_stops_the_walk_within_a_step(tmp_path: Path) -> None:
+    controls = RunningControls()  # what txt2img's Interrupt reaches
+    # Interrupt pressed when the second frame has done one step of its 5.
+    seen = StepsSeen(lambda calls: controls.interrupt() if calls == 8 else None)
+    values = ("a red circle\na blue square", "1, 2", 2, "linear", "slerp", 32, 32, 5, 5.0, "", 8, ".gif")
+    updates = list(_demo_handler(tmp_path, controls)(*values, None, seen))
+    frames, progress, video = updates[-1]
+    assert (len(frames), progress, video) == (1, "stopped after 1 / 3 frames", None)
+    assert seen.calls[-1][0] == (1, 5)  # no step sampled after the interrupt
+    assert len(controls) == 0  # the walk left the running controls
+    assert not (tmp_path / "walks").exists()

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.progress import ProgressReport
 from lib_couple.prompts import extra_network_tags, strip_extra_networks
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache
@@ -167,11 +168,14 @@ def forge_walk_pad(
 
 def forge_walk_frames(
     services: WalkServices, cache: FrameCache | None = None
-) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
+) -> Callable[..., Iterator[Image.Image]]:
     """The Latent Walk tab's renderer for Forge: the walk's frames one by one."""
     frame_cache = cache if cache is not None else FrameCache()
 
-    def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def frames(
+        plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
+    ) -> Iterator[Image.Image]:
+        del report  # Forge's own progress bar follows its sampling (services.begin)
         walk = ForgeWalk(services, frame_cache, plan, settings)
         positions = plan.positions()
         services.begin(len(positions))
