@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import random
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -101,46 +100,34 @@ SETTINGS_FIELDS = ("prompt", "negative", "width", "height", "steps", "cfg", "see
 def make_generate(model: LazyModel, outputs: Path, controls: RunningControls) -> Callable[..., Any]:
     """The txt2img Generate handler: (saved PNG, parameters text, info); bad input becomes a message."""
 
-    def run(
-        control: StepControl,
-        prompt: str,
-        negative: str,
-        width: float,
-        height: float,
-        steps: float,
-        cfg: float,
-        seed: float | None,
-        *couple_values: object,
-    ) -> GenerateOutputs:
-        request = request_from_values(prompt, negative, width, height, steps, cfg, seed, couple_values)
-        return _generate(model, request, control, outputs, "txt2img")
+    def run(control: StepControl, *values: object) -> GenerateOutputs:
+        return _generate(model, _request(values), control, outputs, "txt2img")
 
     from lib_couple.ui.run_control import controlled
 
-    return controlled(_reporting(run), controls, ARG_NAMES)
+    return controlled(_reporting(run), controls, (*SETTINGS_FIELDS, *ARG_NAMES))
 
 
 def make_img2img(model: LazyModel, outputs: Path, controls: RunningControls) -> Callable[..., Any]:
     """The img2img Generate handler: the input image and strength, then txt2img's values."""
-    txt2img_values = len(SETTINGS_FIELDS)
 
     def run(
         control: StepControl, init_image: Image.Image | None, strength: float, *values: object
     ) -> GenerateOutputs:
         if init_image is None:
             raise CoupleError("img2img needs an input image: upload one, or send one from txt2img")
-        settings: dict[str, Any] = dict(zip(SETTINGS_FIELDS, values[:txt2img_values], strict=True))
-        request = request_from_values(
-            **settings,
-            couple_values=values[txt2img_values:],
-            init_image=init_image,
-            denoising_strength=strength,
-        )
+        request = _request(values, init_image=init_image, denoising_strength=strength)
         return _generate(model, request, control, outputs, "img2img")
 
     from lib_couple.ui.run_control import controlled
 
     return controlled(_reporting(run), controls, (*SETTINGS_FIELDS, *ARG_NAMES))
+
+
+def _request(values: Sequence[object], **image: Any) -> GenerationRequest:
+    """A tab's values (`SETTINGS_FIELDS`, then the couple's) as a request."""
+    settings: dict[str, Any] = dict(zip(SETTINGS_FIELDS, values[: len(SETTINGS_FIELDS)], strict=True))
+    return request_from_values(**settings, couple_values=values[len(SETTINGS_FIELDS) :], **image)
 
 
 def _reporting(run: GenerateHandler) -> GenerateHandler:
@@ -183,50 +170,6 @@ def _generate(
     return [str(saved)], result.parameters, generation_info(saved, result.warnings, notes)
 
 
-def sent_settings(values: Mapping[str, str]) -> tuple[int, int, int, float, int]:
-    """Width, height, steps, CFG and seed of a parameters text, each within its limit."""
-    size = values.get("Size", "256x256").split("x")
-    if len(size) != 2:
-        raise CoupleError(f"Size {values.get('Size')!r} is not WIDTHxHEIGHT")
-    return (
-        limits.WIDTH.check_int(size[0]),
-        limits.HEIGHT.check_int(size[1]),
-        limits.STEPS.check_int(values.get("Steps", 20)),
-        limits.CFG.check(values.get("CFG scale", 5)),
-        limits.SEED.check_int(values.get("Seed", 1)),
-    )
-
-
-def sent_to_img2img(
-    gallery: Sequence[object] | None, parameters: str, targets: Sequence[str]
-) -> tuple[object, ...]:
-    """txt2img's image and parameters as img2img's values (input image, prompts, settings, and
-    the couple controls named in `targets`); what the parameters lack is left unchanged."""
-    import gradio as gr
-
-    from lib_couple.infotext import fill_absent_keys, from_infotext, parse_parameters
-    from lib_couple.ui.walk_tab import gallery_image
-
-    if not parameters:
-        raise gr.Error("nothing to send yet: generate an image first")
-    try:
-        prompt, negative, values = parse_parameters(parameters)
-        width, height, steps, cfg, seed = sent_settings(values)
-    except CoupleError as error:
-        raise gr.Error(f"Send to img2img: {error}") from None
-    fill_absent_keys(values)
-    image = gallery_image(gallery[0]) if gallery else None
-    settings = (prompt, negative, width, height, steps, cfg)
-    restored = from_infotext(values)
-    couple = [
-        json.dumps(restored[name])
-        if name == "mapping" and name in restored
-        else restored.get(name, gr.update())
-        for name in targets
-    ]
-    return (image, *settings, seed, *couple)
-
-
 def build_app(
     model_loader: ModelLoader | None = None,
     walk_output_dir: Path = WALK_OUTPUT_DIR,
@@ -241,6 +184,7 @@ def build_app(
     from lib_couple.hosts.walk_standalone import demo_explore_pad, demo_walk_frames, demo_walk_pad
     from lib_couple.ui.generation_tab import build_generation_tab
     from lib_couple.ui.page_head import page_head
+    from lib_couple.ui.send_to import build_frame_send, sent_to_img2img, wire_frame_send
     from lib_couple.ui.walk_tab import build_walk_tab
     from lib_couple.walk.frame_cache import FrameCache
 
@@ -268,7 +212,7 @@ def build_app(
                 img2img = build_generation_tab("img2img", outputs_dir)
             with gr.Tab("Latent Walk", id="walk", elem_id="tab_latent_walk"):
                 frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
-                build_walk_tab(
+                walk = build_walk_tab(
                     demo_walk_frames(model.get, frames, controls),
                     walk_output_dir,
                     MODEL_QUEUE,
@@ -276,6 +220,7 @@ def build_app(
                     open_pad=demo_walk_pad(model.get, frames),
                     open_explorer=demo_explore_pad(model.get, frames),
                 )
+                frame_send = build_frame_send(walk["gallery"])
         txt2img.generate.click(
             make_generate(model, outputs_dir, controls),
             inputs=[*txt2img.settings, *txt2img.couple.controls],
@@ -304,6 +249,7 @@ def build_app(
             ],
             api_name=False,
         ).then(lambda: gr.Tabs(selected="img2img"), None, tabs, api_name=False)
+        wire_frame_send(frame_send, walk["gallery"], tabs, {"txt2img": txt2img, "img2img": img2img})
     from lib_couple.ui.event_info import list_numbered_events
 
     list_numbered_events(app)  # gradio's client warns on every event otherwise

@@ -21,6 +21,7 @@ from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untr
 from lib_couple.errors import CoupleError
 from lib_couple.infotext import format_parameters, from_infotext, parse_parameters, to_infotext
 from lib_couple.params import ARG_NAMES, CoupleParams, params_to_args
+from lib_couple.ui import send_to
 from lib_couple.ui.couple_ui import TILE_ARGS
 from lib_couple.ui.page_head import javascript_files, page_head
 from lib_couple.walk.video import count_frames
@@ -218,7 +219,7 @@ def test_send_to_img2img_carries_the_image_settings_and_mapping() -> None:
     )
     image = Image.new("RGB", (96, 64), (1, 2, 3))
     targets = ["enabled", "mode", "mapping", "tile_h"]
-    sent = app_module.sent_to_img2img([(image, None)], text, targets)
+    sent = send_to.sent_to_img2img([(image, None)], text, targets)
     assert sent[0] is image
     assert sent[1:8] == ("left\nright", "blurry", 96, 64, 7, 4.5, 11)
     enabled, mode, mapping, tile_h = sent[8:]
@@ -226,7 +227,7 @@ def test_send_to_img2img_carries_the_image_settings_and_mapping() -> None:
     assert json.loads(str(mapping)) == couple.mapping
     assert isinstance(tile_h, dict)  # not in the parameters: left unchanged (a gr.update)
     with pytest.raises(gr.Error, match="generate an image first"):
-        app_module.sent_to_img2img([], "", targets)
+        send_to.sent_to_img2img([], "", targets)
 
 
 @pytest.mark.parametrize(
@@ -244,7 +245,7 @@ def test_send_to_img2img_refuses_parameters_past_the_limits(field: str, value: s
     settings = {"Steps": 7, "CFG scale": 4.5, "Seed": 11, "Size": "96x64", field: value}
     text = format_parameters("sky", "", settings)
     with pytest.raises(gr.Error, match=f"Send to img2img: .*{named}"):
-        app_module.sent_to_img2img([], text, ["enabled"])
+        send_to.sent_to_img2img([], text, ["enabled"])
 
 
 def test_progress_shows_per_step_and_a_cancel_stops_the_sampler(
