@@ -99,12 +99,15 @@ def build_frame_send(gallery: gr.Gallery) -> FrameSend:
     from lib_couple.ui.walk_tab import frame_parameters
 
     parameters = gr.Textbox(
-        label="Selected frame's parameters", interactive=False, lines=2, elem_id="walk_frame_parameters"
+        label="Selected frame's parameters",
+        interactive=False,
+        lines=2,
+        elem_id="forge_couple_walk_frame_parameters",
     )
     selected = gr.State(None)
     with gr.Row():
         buttons = {
-            tab: gr.Button(f"Send to {tab}", size="sm", elem_id=f"walk_send_to_{tab}")
+            tab: gr.Button(f"Send to {tab}", size="sm", elem_id=f"forge_couple_walk_send_to_{tab}")
             for tab in ("txt2img", "img2img")
         }
 

@@ -206,20 +206,30 @@ def build_walk_tab(
             )
             c["negative"] = gr.Textbox(label="Negative prompt", lines=1)
         with gr.Column(scale=1):
-            c["generate"] = gr.Button("Generate walk", variant="primary")
+            c["generate"] = gr.Button(
+                "Generate walk", variant="primary", elem_id="forge_couple_walk_generate"
+            )
             c["stop"] = gr.Button("Stop")
     with gr.Row():
         with gr.Column():
             c["seeds"] = gr.Textbox("1, 2", label="Seeds (one per keyframe; empty: all 1)")
-            c["frames"] = gr.Slider(1, 60, 8, step=1, label="Frames per transition (speed)")
+            c["frames"] = gr.Slider(
+                1, 60, 8, step=1, label="Frames per transition (speed)", elem_id="forge_couple_walk_frames"
+            )
             with gr.Row():
                 c["easing"] = gr.Dropdown(sorted(EASINGS), value="linear", label="Easing")
                 c["method"] = gr.Radio(list(METHODS), value="slerp", label="Interpolation")
             with gr.Row():
-                c["width"] = gr.Slider(64, 2048, defaults.width, step=8, label="Width")
-                c["height"] = gr.Slider(64, 2048, defaults.height, step=8, label="Height")
+                c["width"] = gr.Slider(
+                    64, 2048, defaults.width, step=8, label="Width", elem_id="forge_couple_walk_width"
+                )
+                c["height"] = gr.Slider(
+                    64, 2048, defaults.height, step=8, label="Height", elem_id="forge_couple_walk_height"
+                )
             with gr.Row():
-                c["steps"] = gr.Slider(1, 150, defaults.steps, step=1, label="Sampling steps")
+                c["steps"] = gr.Slider(
+                    1, 150, defaults.steps, step=1, label="Sampling steps", elem_id="forge_couple_walk_steps"
+                )
                 c["cfg"] = gr.Slider(0.0, 30.0, defaults.cfg, step=0.5, label="CFG scale")
                 if samplers:
                     chosen = defaults.sampler if defaults.sampler in samplers else samplers[0]
@@ -228,10 +238,18 @@ def build_walk_tab(
                 c["fps"] = gr.Slider(1, 60, 8, step=1, label="Video frames per second")
                 c["video_format"] = gr.Radio(list(FORMATS), value=".mp4", label="Video format")
         with gr.Column():
-            c["gallery"] = gr.Gallery(label="Frames", columns=4)
-            c["progress"] = gr.Textbox(label="Progress", interactive=False)
+            c["gallery"] = gr.Gallery(label="Frames", columns=4, elem_id="forge_couple_walk_gallery")
+            c["progress"] = gr.Textbox(
+                label="Progress", interactive=False, elem_id="forge_couple_walk_progress"
+            )
             # Plays in the page (.mp4 and .webm; a .gif is offered for download), with a download button.
-            c["video"] = gr.Video(label="Video", interactive=False, loop=True, show_download_button=True)
+            c["video"] = gr.Video(
+                label="Video",
+                interactive=False,
+                loop=True,
+                show_download_button=True,
+                elem_id="forge_couple_walk_video",
+            )
     names = ("prompts", "seeds", "frames", "easing", "method", "width", "height", "steps", "cfg")
     extra = [c["sampler"]] if "sampler" in c else []
     # Always a sampler input: gradio puts its progress at the handler's parameter index.

@@ -64,7 +64,7 @@ def test_the_walk_tabs_send_buttons_fill_their_tab_then_switch_to_it(tmp_path: P
     config = page.get_config_file()
     ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
     for tab, first in (("txt2img", "txt2img_prompt"), ("img2img", "img2img_image")):
-        index = _dependency(config, f"walk_send_to_{tab}")
+        index = _dependency(config, f"forge_couple_walk_send_to_{tab}")
         outputs = [ids[o] for o in config["dependencies"][index]["outputs"]]
         assert outputs[0] == first
         assert f"{tab}_seed" in outputs
@@ -73,6 +73,6 @@ def test_the_walk_tabs_send_buttons_fill_their_tab_then_switch_to_it(tmp_path: P
         switch = page.fns[switch_index].fn()
         assert switch.selected == tab
     frames = _saved_frames(tmp_path)
-    send = page.fns[_dependency(config, "walk_send_to_img2img")].fn
+    send = page.fns[_dependency(config, "forge_couple_walk_send_to_img2img")].fn
     sent = send(frames, 1)
     assert getattr(sent[0], "size", None) == (48, 32)

@@ -1,0 +1,48 @@
+"""The app's Latent Walk page in chromium on the demo model: the finished walk's video plays in
+the page (not only as a download)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+
+def _set(page: Page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_the_walk_video_plays_in_the_page(page: Page, console_errors: list[str]) -> None:
+    page.locator("#tab_latent_walk-button, button[role=tab]:has-text('Latent Walk')").first.click()
+    for elem_id, value in (
+        ("forge_couple_walk_frames", 2),
+        ("forge_couple_walk_steps", 2),
+        ("forge_couple_walk_width", 64),
+        ("forge_couple_walk_height", 64),
+    ):
+        _set(page, elem_id, value)
+    page.locator("#forge_couple_walk_generate").click()
+    page.wait_for_function(
+        "() => document.querySelector('#forge_couple_walk_video video')?.readyState >= 2", timeout=180_000
+    )
+    played = page.evaluate(
+        """async () => {
+            const v = document.querySelector('#forge_couple_walk_video video');
+            v.muted = true;
+            v.loop = false;
+            v.currentTime = 0;
+            await v.play();
+            await new Promise((done) => v.addEventListener('ended', done, {once: true}));
+            return {w: v.videoWidth, h: v.videoHeight, duration: v.duration, error: v.error && v.error.code};
+        }"""
+    )
+    assert played["error"] is None
+    assert (played["w"], played["h"]) == (64, 64)
+    assert played["duration"] == pytest.approx(3 / 8, abs=0.2)  # 3 frames at 8 fps
+    assert "3 frames; saved in" in page.locator("#forge_couple_walk_progress textarea").input_value()
+    assert console_errors == []
