@@ -238,7 +238,13 @@ def build_walk_tab(
                 c["fps"] = gr.Slider(1, 60, 8, step=1, label="Video frames per second")
                 c["video_format"] = gr.Radio(list(FORMATS), value=".mp4", label="Video format")
         with gr.Column():
-            c["gallery"] = gr.Gallery(label="Frames", columns=4, elem_id="forge_couple_walk_gallery")
+            c["gallery"] = gr.Gallery(
+                label="Frames",
+                columns=4,
+                interactive=False,  # an output: no upload box
+                format="png",  # keeps each frame's parameters text, for Send to txt2img / img2img
+                elem_id="forge_couple_walk_gallery",
+            )
             c["progress"] = gr.Textbox(
                 label="Progress", interactive=False, elem_id="forge_couple_walk_progress"
             )
