@@ -121,6 +121,8 @@ class ExploreSession:
     target: PadPoint = field(default_factory=PadPoint)
     look: tuple[float, bool, Mode] = (0.25, False, "prompt")
     moved: str = "here"  # the last move, for the status line
+    sampled: int = 0  # frames this explorer sampled for the page (the status line shows both)
+    superseded: int = 0  # moves whose frame was never rendered: a newer move came first
 
     def look_ahead(self) -> None:
         """Pre-render where the next single move would go."""
@@ -159,11 +161,17 @@ ExploreUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str,
 MoveUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int, int]
 
 
-def _status(state: PadState, moved: str, source: str) -> str:
+def _status(session: ExploreSession, source: str) -> str:
+    """Where the pad is, how its frame came, and the counters that let a user (and the browser
+    tests) see that the render-ahead works: frames sampled and superseded, neighbours ready."""
+    state = session.pad.state
     point = state.point
     where = f"x {point.x:+.3f}, y {point.y:+.3f}, seed {point.seed_t:.3f}"
     undo = f"undo {len(state.history)} / redo {len(state.future)}"
-    return f"{where} · {moved} · {source} · {undo}"
+    nexts = likely_next(state, *session.look)
+    ready = sum(session.pad.cached(p) is not None for p in nexts)
+    counts = f"sampled {session.sampled}, superseded {session.superseded}, ahead {ready}/{len(nexts)} ready"
+    return f"{where} · {session.moved} · {source} · {undo} · {counts}"
 
 
 class ExploreHandler:
@@ -199,7 +207,7 @@ class ExploreHandler:
             )
             if session is None or session.settings != settings or not _same_walk(session.pad.state, wanted):
                 session = ExploreSession(settings, self.open_pad(wanted, settings))
-        if old is not None:
+        if old is not None and (action != "show" or old is not session):
             old.pad.cancel_ahead()  # a real move: the pre-render yields (and a replaced pad stops)
         state = session.pad.state
         moved = apply(state, action, float(step), bool(adaptive), mode, PadPoint(*click))
@@ -209,7 +217,7 @@ class ExploreHandler:
         frame = session.pad.cached(state.point)
         if frame is not None and self.ahead:
             session.look_ahead()
-        status = _status(state, moved, "rendering" if frame is None else "from the cache")
+        status = _status(session, "rendering" if frame is None else "from the cache")
         texts = (state.base, directions_text(state.directions))
         return (
             session,
@@ -227,14 +235,16 @@ class ExploreHandler:
         """The frame and status of the move with `ticket`; None when a newer move superseded it
         before its sampling began (it is never rendered)."""
         if not session.moves.current(ticket):
+            session.superseded += 1
             return None
         point = session.target
         recalled = session.pad.cached(point) is not None
         frame = session.pad.render(point)
+        session.sampled += frame is not None and not recalled
         if frame is not None and self.ahead:
             session.look_ahead()
         source = "stopped" if frame is None else "from the cache" if recalled else "sampled"
-        return frame, _status(session.pad.state, session.moved, source)
+        return frame, _status(session, source)
 
     def __call__(self, *args: Any, **kwargs: Any) -> ExploreUpdate:
         """A move and its frame in one call (scripts and tests; the page uses the two steps)."""
@@ -329,7 +339,13 @@ def build_explore_pad(
                     elem_id="forge_couple_explore_pad",
                 )
             with gr.Column():
-                c["frame"] = gr.Image(label="Frame", interactive=False, type="pil", height=PAD_PIXELS)
+                c["frame"] = gr.Image(
+                    label="Frame",
+                    interactive=False,
+                    type="pil",
+                    height=PAD_PIXELS,
+                    elem_id="forge_couple_explore_frame",
+                )
                 c["status"] = gr.Textbox(
                     label="Where", interactive=False, elem_id="forge_couple_explore_status"
                 )

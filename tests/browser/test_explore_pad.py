@@ -3,47 +3,21 @@ step, undo shows the cached frame, and the page logs no errors."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.browser.explore_helpers import UNDO, open_explorer, status_after
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Position
 
-STATUS = "#forge_couple_explore_status textarea"
-WHERE = re.compile(r"^x ([-+][0-9.]+), y ([-+][0-9.]+)")
-UNDO = re.compile(r"undo ([0-9]+)")
-
-
-def status_after(page: Page, action: Callable[[], None], expect: str = "") -> tuple[float, float, str]:
-    """Run `action` and wait for a new status line with its frame; the pad point it names, and the line."""
-    before = page.locator(STATUS).input_value()
-    action()
-    # a move shows "rendering" until its frame comes: wait for the frame's own line
-    changed = (
-        f"(before) => {{ const s = document.querySelector('{STATUS}'); "
-        f"return s?.value !== before && !s.value.includes('rendering') && s.value.includes('{expect}'); }}"
-    )
-    page.wait_for_function(
-        changed,
-        arg=before,
-        timeout=120_000,
-    )
-    line = str(page.locator(STATUS).input_value())
-    where = WHERE.match(line)
-    assert where is not None, line
-    return float(where[1]), float(where[2]), line
-
 
 def test_the_pad_moves_by_click_and_keys_and_undo_recalls(page: Page, console_errors: list[str]) -> None:
-    page.locator("#tab_latent_walk-button, button[role=tab]:has-text('Latent Walk')").first.click()
-    page.locator("#forge_couple_explore .label-wrap").first.click()
-    show = page.locator("#forge_couple_explore button:has-text('Show')").first
+    show = open_explorer(page)
     x, y, shown = status_after(page, show.click)
     assert (x, y) == (0.0, 0.0)
-    assert "sampled" in shown
+    assert "· sampled ·" in shown
     picture = page.locator("#forge_couple_explore_pad img")
     box = picture.bounding_box()
     assert box is not None
@@ -52,13 +26,13 @@ def test_the_pad_moves_by_click_and_keys_and_undo_recalls(page: Page, console_er
     x, y, moved = status_after(page, lambda: picture.click(position=right))
     assert x == pytest.approx(0.25, abs=0.01)
     assert y == pytest.approx(0.0, abs=0.02)
-    assert "sampled" in moved
+    assert "· sampled ·" in moved
     x2, y2, up = status_after(page, lambda: page.keyboard.press("ArrowUp"))
     assert (x2, y2) == pytest.approx((x, y + 0.25))
     assert "undo 2" in up
     x3, y3, undone = status_after(page, page.locator("#forge_couple_explore_undo").click)
     assert (x3, y3) == (x, y)
-    assert "from the cache" in undone
+    assert "· from the cache ·" in undone
     # a drag east from the centre: a step each 24 px of the drag, none for the click that ends it
     _, _, started = status_after(page, page.locator("#forge_couple_explore_start").click)
     before = int(UNDO.search(started)[1])  # type: ignore[index]

@@ -185,9 +185,9 @@ def test_on_the_demo_model_a_move_east_is_new_and_undo_recalls_it_exactly(tmp_pa
     handler = make_explore_handler(demo_explore_pad(lambda: model, FrameCache()))
     args = (SETTINGS, DEFAULT_BASE, DIRECTIONS, 1, 2, 0.5, False, "prompt")
     session, first, _, status, *_ = handler("show", None, *args)
-    assert "sampled" in status
+    assert "· sampled ·" in status
     session, moved, _, status, *_ = handler("east", session, *args)
-    assert "sampled" in status
+    assert "· sampled ·" in status
     sampled = len(calls)
     session, again, _, status, *_ = handler("undo", session, *args)
     assert "from the cache" in status
@@ -220,7 +220,8 @@ def test_a_superseded_move_is_never_rendered_and_frames_shown_start_the_render_a
     assert pad.made == 1
     shown = handler.show(session, second)
     assert shown is not None
-    assert "sampled" in shown[1]
+    assert "· sampled ·" in shown[1]
+    assert "sampled 2, superseded 1" in shown[1]  # the status line counts both
     assert pad.made == 2  # only the newest move was rendered
     assert PadPoint(0.0, 0.25, 0.0) not in pad.frames
     # back to a frame that is ready: it comes with the move, and the pre-render starts from there
@@ -229,3 +230,8 @@ def test_a_superseded_move_is_never_rendered_and_frames_shown_start_the_render_a
     assert frame is not None
     assert "from the cache" in status
     assert pad.ahead[-1] == likely_next(pad.state, 0.25, False, "prompt")
+    # Show on a drawn point needs no model: the pre-render keeps going (it is planned again,
+    # and a host keeps a running job with the same points)
+    yielded = pad.cancelled
+    handler.move("show", session, *args)
+    assert pad.cancelled == yielded

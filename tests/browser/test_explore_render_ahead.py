@@ -1,0 +1,143 @@
+"""The explorer's render-ahead in chromium on the trained demo model: a move toward a direction
+prompt tints the frame that prompt's colour, undo and redo show the exact frames seen before, a
+neighbour the render-ahead drew shows without sampling, a superseded move is never rendered, and
+the page logs no errors. The status line's counters ("sampled N, superseded M, ahead k/n ready")
+are the app's own (`lib_couple/ui/explore_pad.py`), not a test stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+
+from tests.browser.explore_helpers import STATUS, counts, open_explorer, shown_frame, status_after, tint
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
+
+RED, GREEN, BLUE = 0, 1, 2
+SHOW_POLLS = 200  # Shows while waiting for the render-ahead (each a cache hit: no sampling)
+TINTED = 20.0  # the demo model at y = ±1 measured +50 blue (north) and +38 green (south)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on the checked-in trained weights: colours follow the prompts (the suite's other
+    pages use untrained weights, which draw no colour a prompt names)."""
+    from lib_couple.demo.model import DemoComponents, load_demo_pipeline
+    from lib_couple.ui.presets import PRESETS_ENV
+    from tests.app_server import serving_app
+
+    os.environ[PRESETS_ENV] = str(tmp_path_factory.mktemp("presets") / "presets.json")
+
+    def loader() -> DemoComponents:
+        return load_demo_pipeline()
+
+    with serving_app(loader) as url:
+        yield url
+
+
+def press(page: Page, button: str) -> None:
+    page.locator(f"#forge_couple_explore_{button}").click()
+
+
+def wait_ahead_ready(page: Page, show: Locator) -> str:
+    """Press Show until the status says every neighbour is drawn: a Show of a drawn point keeps
+    the render-ahead going (it needs no model). The timeout decides only how often Show is
+    pressed, never the outcome."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    ready = (
+        f"() => {{ const v = document.querySelector('{STATUS}')?.value ?? ''; "
+        "return /ahead (\\d+)\\/\\1 ready/.test(v) && !v.includes('rendering'); }"
+    )
+    for _ in range(SHOW_POLLS):
+        show.click()
+        try:
+            page.wait_for_function(ready, timeout=2_000)
+        except PlaywrightTimeoutError:
+            continue
+        return str(page.locator(STATUS).input_value())
+    raise AssertionError(f"the render-ahead never finished: {page.locator(STATUS).input_value()}")
+
+
+def test_colour_exact_undo_redo_and_a_pre_rendered_neighbour(page: Page, console_errors: list[str]) -> None:
+    show = open_explorer(page)
+    _, _, line = status_after(page, show.click)
+    assert "· sampled ·" in line
+    start = shown_frame(page)
+    line = wait_ahead_ready(page, show)
+    sampled, _, ready, neighbours = counts(line)
+    assert sampled == 1
+    assert ready == neighbours == 4  # the four compass neighbours, drawn ahead
+    # one step north (the blue circle's prompt): drawn ahead, so shown by the move, unsampled
+    x, y, line = status_after(page, lambda: press(page, "north"))
+    assert (x, y) == (0.0, 0.25)
+    assert "· from the cache ·" in line
+    assert counts(line)[0] == sampled
+    frames = {0.25: shown_frame(page)}
+    for _ in range(3):
+        x, y, line = status_after(page, lambda: press(page, "north"))
+        frames[y] = shown_frame(page)
+    assert y == 1.0
+    assert tint(frames[1.0], BLUE) > tint(start, BLUE) + TINTED
+    # undo and redo: the very pixels shown before, from the cache, with nothing sampled
+    before = counts(line)[0]
+    _, y, line = status_after(page, lambda: press(page, "undo"))
+    assert y == 0.75
+    assert "· from the cache ·" in line
+    assert np.array_equal(shown_frame(page), frames[0.75])
+    _, y, line = status_after(page, lambda: press(page, "redo"))
+    assert y == 1.0
+    assert "· from the cache ·" in line
+    assert np.array_equal(shown_frame(page), frames[1.0])
+    assert counts(line)[0] == before
+    # the other way, toward the green circle: greener
+    status_after(page, lambda: press(page, "start"))
+    assert np.array_equal(shown_frame(page), start)
+    for _ in range(4):
+        x, y, line = status_after(page, lambda: press(page, "south"))
+    assert y == -1.0
+    assert tint(shown_frame(page), GREEN) > tint(start, GREEN) + TINTED
+    assert console_errors == []
+
+
+def test_a_superseded_move_is_never_rendered(page: Page, console_errors: list[str]) -> None:
+    show = open_explorer(page)
+    status_after(page, show.click)
+    wait_ahead_ready(page, show)  # nothing left for the render-ahead to do meanwhile
+    # a long txt2img generation holds the model, so the moves' frames wait in its queue
+    page.locator("#tab_txt2img-button, button[role=tab]:has-text('txt2img')").first.click()
+    for name, value in (("width", 256), ("height", 256), ("steps", 150)):
+        field = page.locator(f"#txt2img_{name} input[type=number]").first
+        field.fill(str(value))
+        field.press("Enter")
+    page.locator("#txt2img_generate").click()
+    page.wait_for_function(
+        "() => /step [1-9]\\d*\\/150/.test(document.querySelector('#txt2img_gallery').innerText)",
+        timeout=30_000,
+    )
+    page.locator("#tab_latent_walk-button, button[role=tab]:has-text('Latent Walk')").first.click()
+    # east is drawn ahead (shown by its move), the next two are new ground: only the last samples
+    for undo in (1, 2, 3):
+        press(page, "east")
+        page.wait_for_function(
+            f"() => document.querySelector('{STATUS}')?.value.includes('undo {undo} /')", timeout=60_000
+        )
+    page.locator("#tab_txt2img-button, button[role=tab]:has-text('txt2img')").first.click()
+    page.locator("#txt2img_interrupt").click()
+    # the moves were all in before the generation ended: it was interrupted, not finished
+    page.locator("#html_log_txt2img").get_by_text("Interrupted after").wait_for(timeout=60_000)
+    page.locator("#tab_latent_walk-button, button[role=tab]:has-text('Latent Walk')").first.click()
+    page.wait_for_function(
+        f"() => document.querySelector('{STATUS}')?.value.includes('· sampled ·')", timeout=120_000
+    )
+    final = page.locator(STATUS).input_value()
+    sampled, superseded, _, _ = counts(final)
+    # Show's frame and the last move's were sampled; the two moves before it were skipped (the
+    # first was shown from the cache by its move, the second's frame was never made)
+    assert (sampled, superseded) == (2, 2), final
+    assert console_errors == []
