@@ -36,7 +36,8 @@ def test_smoothness_reports_every_variant_and_the_kde_walk_takes_more_frames() -
 
 
 @needs_weights
-def test_latency_measures_both_kinds_of_move() -> None:
-    sampled, ready = latency(["--rounds", "1", "--size", "32", "--steps", "1"])
+def test_latency_measures_a_plain_sample_and_both_kinds_of_move() -> None:
+    plain, sampled, ready = latency(["--rounds", "1", "--size", "32", "--steps", "1"])
+    assert plain > 0
     assert sampled > 0
     assert ready > 0
