@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 from modules import infotext_utils, script_callbacks
 
-from lib_couple.hosts.forge import walk_host
+from lib_couple.hosts.forge import ahead_queue, walk_host
 from lib_couple.hosts.forge.explore_frames import forge_explore_pad
 from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
 from lib_couple.log import setup_logging
@@ -34,7 +34,7 @@ def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
             samplers=walk_host.sampler_names(),
             on_stop=walk_host.interrupt,
             open_pad=forge_walk_pad(services, FRAMES),
-            open_explorer=forge_explore_pad(services, FRAMES),
+            open_explorer=forge_explore_pad(services, FRAMES, ahead_queue.ForgeAheadQueue(services)),
         )
         with gr.Row():
             parameters = gr.Textbox(label="Selected frame's parameters", interactive=False, lines=2)
@@ -55,3 +55,5 @@ def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
 
 
 script_callbacks.on_ui_tabs(_walk_tab)
+# every sampling step: a pre-render frame stops at the next one when a real task queues
+script_callbacks.on_cfg_denoiser(ahead_queue.step_check)

@@ -3,8 +3,12 @@ samples the mapped conditioning and slerped noise, revisits sample nothing, Stop
 
 from __future__ import annotations
 
+import types
+
 import torch
 
+from lib_couple.hosts.forge import ahead_queue
+from lib_couple.hosts.forge.ahead_queue import ForgeAheadQueue
 from lib_couple.hosts.forge.explore_frames import ForgeExplorePad
 from lib_couple.hosts.forge.walk_frames import per_prompt
 from lib_couple.hosts.forge.walk_host import ForgeWalkServices
@@ -12,6 +16,7 @@ from lib_couple.walk.frame_cache import FrameCache
 from lib_couple.walk.pad import PadPoint, PadState, compass_directions
 from lib_couple.walk.pad_space import PadSpace
 from lib_couple.walk.plan import WalkSettings
+from lib_couple.walk.render_ahead import likely_next
 from tests.doubles.forge_walk import WalkModel, fake_forge_walk
 
 SETTINGS = WalkSettings(64, 64, 2, 5.0, "blurry", "Euler")
@@ -51,3 +56,107 @@ def test_stop_drops_the_interrupted_frame() -> None:
         assert pad.render(state.point) is None
         assert pad.cached(state.point) is None
         assert forge.shared.state.ended == 1
+
+
+def ahead_pad(forge: types.SimpleNamespace, steps: int = 4) -> ForgeExplorePad:
+    """A pad that renders ahead through the fake Forge queue, its step check registered as the
+    walk script registers it."""
+    services = ForgeWalkServices()
+    forge.denoiser_callbacks.append(ahead_queue.step_check)
+    settings = WalkSettings(64, 64, steps, 5.0, "blurry", "Euler")
+    return ForgeExplorePad(services, FrameCache(), new_state(), settings, ForgeAheadQueue(services))
+
+
+def neighbours(pad: ForgeExplorePad) -> list[PadPoint]:
+    return likely_next(pad.state, 0.5, False, "prompt")
+
+
+def run_ahead(pad: ForgeExplorePad) -> None:
+    thread = pad.look_ahead(neighbours(pad))
+    assert thread is not None
+    thread.join()
+
+
+def test_the_pre_render_fills_the_cache_under_the_queue_lock_and_leaves_state_clean() -> None:
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+        held: list[bool] = []
+        forge.model.on_step = lambda step: held.append(forge.queue_lock.locked())
+        run_ahead(pad)
+        points = neighbours(pad)
+        assert all(pad.cached(point) is not None for point in points)
+        assert len(forge.model.samples) == len(points)
+        assert forge.model.steps_run == 4 * len(points)
+        assert held
+        assert all(held)
+        assert not forge.queue_lock.locked()
+        assert forge.shared.state.jobs == [ahead_queue.PRE_RENDER_JOB] * len(points)
+        assert forge.shared.state.ended == len(points)
+        assert not forge.shared.state.interrupted
+
+
+def user_generation(forge: types.SimpleNamespace, pad: ForgeExplorePad) -> None:
+    """What Forge's wrap_gradio_gpu_call does for a txt2img: the task is pending, then it takes
+    the queue, begins, samples, and ends."""
+    with forge.queue_lock:
+        forge.progress.pending_tasks.pop("task(user)", None)
+        forge.shared.state.begin(job="task(user)")
+        assert ForgeWalkServices().render_in_queue(pad._job(PadPoint(0.25, 0.25))) is not None
+        forge.shared.state.end()
+
+
+def test_a_queued_txt2img_stops_the_pre_render_within_a_step_and_then_runs() -> None:
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+
+        def user_queues(step: int) -> None:
+            if step == 1 and len(forge.model.samples) == 1:
+                forge.progress.pending_tasks["task(user)"] = 0.0  # the user pressed Generate
+
+        forge.model.on_step = user_queues
+        run_ahead(pad)
+        assert len(forge.model.samples) == 1  # no later neighbour was started
+        assert forge.model.steps_run == 2  # the step that saw the task, then no other
+        assert all(pad.cached(point) is None for point in neighbours(pad))  # the partial frame dropped
+        assert not forge.shared.state.interrupted  # the pre-render's own stop is cleared
+        assert not forge.queue_lock.locked()
+        assert pad.look_ahead(neighbours(pad)) is None  # nothing starts while the task waits
+        forge.model.on_step = lambda step: None
+        user_generation(forge, pad)
+        assert forge.model.steps_run == 2 + 4  # the user's generation sampled every step
+        assert forge.shared.state.jobs[-1] == "task(user)"
+        assert not forge.shared.state.interrupted
+
+
+def test_stop_ends_the_pre_render_and_stays_the_users() -> None:
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+        forge.model.on_step = lambda step: forge.shared.state.interrupt() if step == 2 else None
+        run_ahead(pad)
+        assert len(forge.model.samples) == 1
+        assert forge.model.steps_run == 2
+        assert all(pad.cached(point) is None for point in neighbours(pad))
+        assert forge.shared.state.interrupted  # the user's Stop, left as Forge leaves it
+        assert not forge.queue_lock.locked()
+        forge.model.on_step = lambda step: None
+        user_generation(forge, pad)  # the next generation begins afresh
+        assert forge.model.steps_run == 2 + 4
+
+
+def test_a_pad_move_cancels_the_pre_render_within_a_step() -> None:
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+        forge.model.on_step = lambda step: pad.cancel_ahead() if step == 1 else None
+        run_ahead(pad)
+        assert len(forge.model.samples) == 1
+        assert forge.model.steps_run == 2
+        assert all(pad.cached(point) is None for point in neighbours(pad))
+        assert not forge.shared.state.interrupted
+        assert not forge.queue_lock.locked()
+
+
+def test_without_a_queue_nothing_renders_ahead() -> None:
+    with fake_forge_walk() as forge:
+        pad = ForgeExplorePad(ForgeWalkServices(), FrameCache(), new_state(), SETTINGS)
+        assert pad.look_ahead(neighbours(pad)) is None
+        assert forge.model.samples == []

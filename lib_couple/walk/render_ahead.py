@@ -4,7 +4,9 @@ Pure scheduling, no model: a host passes `render(point, control)` (a frame, or N
 stopped) and `store(point, frame)` (into the frame cache). Each pad move plans a new job; a job
 is numbered by `Tickets`, so planning or cancelling makes every older job stale: a stale job
 renders no further point and writes nothing, not even the frame it was sampling when it went
-stale (its sampler is stopped within one step through its `StepControl`).
+stale (its sampler is stopped within one step through its `StepControl`). A host whose queue
+others wait in also passes `yields()`: true while a real request waits, checked before each point
+(the host's `render` checks it per step as well), so the job ends and the queue is the user's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from lib_couple.walk.pad import Mode, PadPoint, PadState, stepped
 ARROW_MOVES: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0))
 RenderOne = Callable[[PadPoint, StepControl], Image.Image | None]
 Store = Callable[[PadPoint, Image.Image], None]
+# whether a real request waits for the host's queue (the job then stops before its next point)
+Yields = Callable[[], bool]
+
+
+def never_yields() -> bool:
+    """The app's policy: its real requests cancel the job themselves (`RenderAhead.cancel`)."""
+    return False
 
 
 def likely_next(state: PadState, step: float, adaptive: bool, mode: Mode) -> list[PadPoint]:
@@ -114,11 +123,13 @@ class RenderAhead:
         """Whether `job` is still the current one, as a callable for a lock's wait."""
         return lambda: self.tickets.current(job.ticket)
 
-    def run(self, job: AheadJob, render: RenderOne, store: Store) -> int:
-        """Render the job's points in order until it goes stale; the frames stored."""
+    def run(self, job: AheadJob, render: RenderOne, store: Store, yields: Yields = never_yields) -> int:
+        """Render the job's points in order until it goes stale or `yields()`; the frames stored."""
         stored = 0
         for point in job.points:
             control = StepControl()
+            if yields():
+                break  # a real request waits: the queue is its
             with self.tickets.lock:
                 if not self.tickets.current(job.ticket):
                     break
@@ -138,11 +149,13 @@ class RenderAhead:
                 self.written += 1
         return stored
 
-    def start(self, job: AheadJob, render: RenderOne, store: Store) -> threading.Thread | None:
+    def start(
+        self, job: AheadJob, render: RenderOne, store: Store, yields: Yields = never_yields
+    ) -> threading.Thread | None:
         """Run the job in a daemon thread (None when there is nothing to draw)."""
         if not job.points:
             return None
-        thread = threading.Thread(target=self.run, args=(job, render, store), daemon=True)
+        thread = threading.Thread(target=self.run, args=(job, render, store, yields), daemon=True)
         thread.start()
         self.thread = thread
         return thread

@@ -71,6 +71,8 @@ class WalkModel:
         self.active_networks: tuple[str, ...] = ()
         self.samples: list[Sampled] = []
         self.on_sample: Callable[[int], None] = lambda index: None
+        self.on_step: Callable[[int], None] = lambda step: None  # before each step's denoiser
+        self.steps_run = 0
 
     def get_learned_conditioning(self, texts: list[str]) -> Any:
         for text in texts:
@@ -201,6 +203,15 @@ class StableDiffusionProcessingTxt2Img:
         uncond = None if unconditional_conditioning is None else unconditional_conditioning[0][0].cond
         model.samples.append(Sampled(cond, uncond, x, self.prompt, self.cfg_scale, self.sampler_name))
         model.on_sample(len(model.samples))
+        state = sys.modules["modules.shared"].state
+        callbacks = sys.modules["modules.script_callbacks"]
+        for step in range(self.steps):
+            model.on_step(step)
+            if state.interrupted:
+                break  # Forge's denoiser raises at the step's start; sampling keeps what it has
+            for callback in callbacks.cfg_denoiser_callbacks:
+                callback(types.SimpleNamespace(sampling_step=step, total_sampling_steps=self.steps))
+            model.steps_run += 1
         crossattn = cond if isinstance(cond, torch.Tensor) else cond["crossattn"]
         return x + crossattn.mean()  # depends on both, so frames differ as their inputs do
 
@@ -260,7 +271,14 @@ def fake_forge_walk(
         infotext_utils.ParamBinding = lambda **kw: types.SimpleNamespace(**kw)  # type: ignore[attr-defined]
         infotext_utils.register_paste_params_button = bindings.append  # type: ignore[attr-defined]
         tabs: list[Callable[[], Any]] = []
-        sys.modules["modules.script_callbacks"].on_ui_tabs = tabs.append  # type: ignore[attr-defined]
+        script_callbacks = sys.modules["modules.script_callbacks"]
+        script_callbacks.on_ui_tabs = tabs.append  # type: ignore[attr-defined]
+        denoiser_callbacks: list[Callable[[Any], None]] = []
+        script_callbacks.cfg_denoiser_callbacks = denoiser_callbacks  # type: ignore[attr-defined]
+        script_callbacks.on_cfg_denoiser = denoiser_callbacks.append  # type: ignore[attr-defined]
+        progress = types.ModuleType("modules.progress")
+        progress.pending_tasks = {}  # type: ignore[attr-defined]
+        progress.current_task = None  # type: ignore[attr-defined]
         forge_package = types.ModuleType("modules_forge")
         forge_package.__path__ = []
         main_thread = types.ModuleType("modules_forge.main_thread")
@@ -269,6 +287,7 @@ def fake_forge_walk(
             "modules.processing": processing,
             "modules.devices": devices,
             "modules.call_queue": call_queue,
+            "modules.progress": progress,
             "modules.sd_models": sd_models,
             "modules.sd_samplers": sd_samplers,
             "modules.paths_internal": paths_internal,
@@ -282,7 +301,14 @@ def fake_forge_walk(
             walk_host.walk_processing_class.cache_clear()  # the subclass must derive from this fake
             try:
                 yield types.SimpleNamespace(
-                    shared=shared, model=shared.sd_model, reloads=reloads, bindings=bindings, tabs=tabs
+                    shared=shared,
+                    model=shared.sd_model,
+                    reloads=reloads,
+                    bindings=bindings,
+                    tabs=tabs,
+                    progress=progress,
+                    queue_lock=call_queue.queue_lock,
+                    denoiser_callbacks=denoiser_callbacks,
                 )
             finally:
                 walk_host.walk_processing_class.cache_clear()

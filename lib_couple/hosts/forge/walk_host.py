@@ -107,8 +107,14 @@ class ForgeWalkServices:
         return tensor
 
     def render(self, job: FrameJob) -> Image.Image | None:
-        from modules import processing, shared
         from modules.call_queue import queue_lock
+
+        with queue_lock:
+            return self.render_in_queue(job)
+
+    def render_in_queue(self, job: FrameJob) -> Image.Image | None:
+        """`render` for a caller that holds the queue lock already (the explorer's pre-render)."""
+        from modules import processing, shared
         from modules_forge import main_thread
 
         settings = job.settings
@@ -129,7 +135,7 @@ class ForgeWalkServices:
             do_not_save_grid=True,
         )
         p.walk_job = job
-        with queue_lock, closing(p):
+        with closing(p):
             processed = main_thread.run_and_wait_result(processing.process_images, p)
         if shared.state.interrupted or not processed.images:
             return None
