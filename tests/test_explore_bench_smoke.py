@@ -8,6 +8,7 @@ import math
 import pytest
 from PIL import Image
 
+from bench.ahead_yield import main as ahead_yield
 from bench.explore_latency import main as latency
 from bench.walk_smoothness import VARIANTS, delta_e, rgb_rms
 from bench.walk_smoothness import main as smoothness
@@ -41,3 +42,15 @@ def test_latency_measures_a_plain_sample_and_both_kinds_of_move() -> None:
     assert plain > 0
     assert sampled > 0
     assert ready > 0
+
+
+@needs_weights
+def test_ahead_yield_times_a_generation_alone_and_during_a_pre_render() -> None:
+    alone, meanwhile = ahead_yield(["--rounds", "1", "--size", "32", "--steps", "2"])
+    assert alone > 0
+    assert meanwhile > 0
+
+
+def test_ahead_yield_refuses_out_of_range_arguments() -> None:
+    with pytest.raises(SystemExit):
+        ahead_yield(["--steps", "0"])
