@@ -15,6 +15,7 @@ from lib_couple.app import add_serve_parser, run_serve
 from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.threads import add_threads_argument, apply_threads
+from lib_couple.hosts.walk_models import MODEL_CHOICES
 from lib_couple.log import setup_logging
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.walk.easing import EASINGS
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", type=Path, default=Path("out.png"), help="the PNG, with its parameters")
     gen.add_argument(
         "--model",
-        choices=("demo", "flux-demo"),
+        choices=MODEL_CHOICES,
         default="demo",
         help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, txt2img only)",
     )
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(commands)
     walk = commands.add_parser(
         "walk",
-        help="a latent walk between prompts and seeds, as a video (on the demo model)",
+        help="a latent walk between prompts and seeds, as a video (on a shipped demo model)",
         formatter_class=defaults,
     )
     walk.add_argument("--keyframes", nargs="+", required=True, help="two or more prompts")
@@ -112,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path("walk.mp4"),
         help=".mp4, .webm or .gif; the walk's record goes beside it as <name>.json (walk.mp4.json)",
+    )
+    walk.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default="demo",
+        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16)",
     )
     add_threads_argument(walk)
     return parser
@@ -254,18 +261,16 @@ def run_walk(args: argparse.Namespace) -> None:
     plan.validate()
     if args.out.suffix.lower() not in FORMATS:
         raise CoupleError(f"--out must end in one of {', '.join(FORMATS)}")
-    from lib_couple.hosts.walk_standalone import WalkSettings, demo_explorer, render_walk
+    from lib_couple.hosts.walk_models import check_walk_settings, walk_renderer
+    from lib_couple.hosts.walk_standalone import WalkSettings, walk_frames
 
     settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)
-    settings.validate()
+    check_walk_settings(args.model, settings)
     limits.FPS.check(args.fps)  # before any frame is rendered
-    from lib_couple.demo import load_demo_pipeline
-
-    model = load_demo_pipeline()
-    explorer = demo_explorer(model, plan.keyframes(), plan.method)
+    render = walk_renderer(args.model, plan, settings, FrameCache())
     positions = plan.positions()
     with tqdm(total=len(positions), desc="walk") as bar:
-        frames = render_walk(model, explorer, positions, settings, FrameCache(), lambda _, __: bar.update())
+        frames = walk_frames(render, positions, lambda _, __: bar.update())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     export_video(frames, args.out, fps=args.fps)
     record = walk_record_path(args.out)

@@ -27,6 +27,7 @@ __all__ = [
     "DemoExplorePad",
     "DemoWalkPad",
     "FrameInterruptedError",
+    "FrameRenderer",
     "WalkSettings",
     "demo_explore_pad",
     "demo_explorer",
@@ -34,7 +35,12 @@ __all__ = [
     "demo_walk_pad",
     "render_frame",
     "render_walk",
+    "walk_frames",
 ]
+
+# One frame of an opened walk at a position (its conditioning, noise, cache and model bound);
+# the walk runner below drives the UNet demo's and the Flux demo's (hosts/flux_walk.py) alike.
+FrameRenderer = Callable[[float], Image.Image]
 
 
 def demo_explorer(
@@ -59,17 +65,23 @@ def _latents_at(
     return cond, noise, frame_key(cond, noise, vars(settings))
 
 
-def frame_parameters_text(explorer: LatentSpaceExplorer, position: float, settings: WalkSettings) -> str:
+def frame_parameters_text(
+    explorer: LatentSpaceExplorer,
+    position: float,
+    settings: WalkSettings,
+    model: str = MODEL_NAME,
+    sampler: str = "DDIM",
+) -> str:
     """A frame's infotext, as the Forge host writes it: the nearest keyframe's prompt and seed,
     the sampling settings, and the frame's position on the walk."""
     nearest = explorer.keyframes[min(round(position), len(explorer.keyframes) - 1)]
     values = {
         "Steps": settings.steps,
-        "Sampler": "DDIM",
+        "Sampler": sampler,
         "CFG scale": settings.cfg,
         "Seed": nearest.seed,
         "Size": f"{settings.width}x{settings.height}",
-        "Model": MODEL_NAME,
+        "Model": model,
         "Latent walk position": f"{position:.4f}",
     }
     return format_parameters(nearest.prompt, settings.negative, values)
@@ -152,9 +164,18 @@ def render_walk(
     on_frame: Callable[[int, Image.Image], None] | None = None,
 ) -> list[Image.Image]:
     """Frames at the given positions, in order."""
+    return walk_frames(lambda p: render_frame(model, explorer, p, settings, cache), positions, on_frame)
+
+
+def walk_frames(
+    render: FrameRenderer,
+    positions: Sequence[float],
+    on_frame: Callable[[int, Image.Image], None] | None = None,
+) -> list[Image.Image]:
+    """Each position's frame from `render`, in order; `on_frame` sees each as it comes."""
     frames = []
     for index, position in enumerate(positions):
-        frame = render_frame(model, explorer, position, settings, cache)
+        frame = render(position)
         frames.append(frame)
         if on_frame is not None:
             on_frame(index, frame)
