@@ -1,4 +1,4 @@
-"""The standalone web app: txt2img, img2img and Latent Walk pages with Forge Couple, on the demo model.
+"""The standalone web app: txt2img, img2img and Latent Walk pages with Forge Couple, on a shipped demo model.
 
 `python -m lib_couple serve` starts it. Gradio and the model are imported on first use, so the
 command line stays quick for its other commands.
@@ -26,11 +26,11 @@ from lib_couple.params import ARG_NAMES, params_from_args
 if TYPE_CHECKING:
     import gradio as gr
 
-    from lib_couple.demo import DemoComponents
-    from lib_couple.hosts.standalone import GenerationRequest
+    from lib_couple.hosts.demo_models import AppParts, DemoModel
+    from lib_couple.hosts.standalone import GenerationRequest, GenerationResult
 
 
-ModelLoader = Callable[[], "DemoComponents"]
+ModelLoader = Callable[[], Any]  # the shipped model's parts (DemoComponents or FluxDemo)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JAVASCRIPT_DIR = PROJECT_ROOT / "javascript"
 STYLE_FILE = PROJECT_ROOT / "style.css"
@@ -43,14 +43,21 @@ Parser = TypeVar("Parser", bound=argparse.ArgumentParser)
 
 
 class LazyModel:
-    """Loads the model on the first generation, once, even when two requests arrive together."""
+    """Loads the model on the first generation, once, even when two requests arrive together;
+    `parts` (default: the UNet demo's) say how to check and generate on it."""
 
-    def __init__(self, loader: ModelLoader) -> None:
+    def __init__(self, loader: ModelLoader, parts: AppParts | None = None) -> None:
+        from lib_couple.hosts.demo_models import app_parts
+
         self._loader = loader
-        self._model: DemoComponents | None = None
+        self.parts = app_parts("demo", loader) if parts is None else parts
+        self._model: Any = None
         self._lock = threading.Lock()
 
-    def get(self) -> DemoComponents:
+    def generate(self, request: GenerationRequest, control: StepControl) -> GenerationResult:
+        return self.parts.generate(self.get(), request, control)
+
+    def get(self) -> Any:
         with self._lock:
             if self._model is None:
                 self._model = self._loader()
@@ -150,16 +157,15 @@ def _generate(
 ) -> GenerateOutputs:
     import gradio as gr
 
-    from lib_couple.hosts.standalone import generate
     from lib_couple.ui.outputs import save_image
     from lib_couple.ui.run_control import generation_info
 
-    request.regions()  # refuse bad regions before loading the model
+    model.parts.check(request)  # refuse bad regions (and what the model does not do) before loading it
     try:
-        components = model.get()
+        model.get()
     except OSError as error:
         raise gr.Error(f"the model could not be loaded: {error}") from None
-    result = generate(components, request, progress=False, control=control)
+    result = model.generate(request, control)
     if control.cancelled:  # nobody waits for it: keep nothing
         return [], "", ""
     for note in result.notes:
@@ -174,24 +180,23 @@ def build_app(
     model_loader: ModelLoader | None = None,
     walk_output_dir: Path = WALK_OUTPUT_DIR,
     outputs_dir: Path = OUTPUTS_DIR,
+    model_name: DemoModel = "demo",
 ) -> gr.Blocks:
-    """The page; the model is loaded by `model_loader` (default: the demo model) when first needed.
+    """The page on the shipped `model_name`; the model is loaded by `model_loader` (default: the
+    shipped weights) when first needed.
 
     Images are saved under `outputs_dir` in Forge's layout; finished latent walks under
     `walk_output_dir` (one numbered folder each)."""
     import gradio as gr
 
-    from lib_couple.hosts.walk_standalone import demo_explore_pad, demo_walk_frames, demo_walk_pad
+    from lib_couple.hosts.demo_models import app_parts
     from lib_couple.ui.generation_tab import build_generation_tab
     from lib_couple.ui.page_head import page_head
     from lib_couple.ui.send_to import build_frame_send, sent_to_img2img, wire_frame_send
     from lib_couple.ui.walk_tab import build_walk_tab
     from lib_couple.walk.frame_cache import FrameCache
 
-    if model_loader is None:
-        from lib_couple.demo import load_demo_pipeline
-
-        model_loader = load_demo_pipeline
+    parts = app_parts(model_name, model_loader)
     css = STYLE_FILE.read_text(encoding="utf-8") if STYLE_FILE.is_file() else None
     # System fonts: the default theme's Google fonts are a request to a CDN on every load.
     theme = gr.themes.Default(
@@ -200,7 +205,7 @@ def build_app(
     with gr.Blocks(
         title="Forge Couple", head=page_head(JAVASCRIPT_DIR), css=css, theme=theme, analytics_enabled=False
     ) as app:
-        model = LazyModel(model_loader)
+        model = LazyModel(parts.load, parts)
         controls = RunningControls()  # what Interrupt and Skip reach
         # One generation at a time: the couple patches the shared UNet while it samples.
         queue = {"concurrency_limit": 1, "concurrency_id": MODEL_QUEUE}
@@ -213,12 +218,14 @@ def build_app(
             with gr.Tab("Latent Walk", id="walk", elem_id="tab_latent_walk"):
                 frames = FrameCache()  # shared: a walk's frames are the pad's, and the other way round
                 walk = build_walk_tab(
-                    demo_walk_frames(model.get, frames, controls),
+                    parts.walk_frames(model.get, frames, controls),
                     walk_output_dir,
                     MODEL_QUEUE,
                     on_stop=controls.interrupt,
-                    open_pad=demo_walk_pad(model.get, frames),
-                    open_explorer=demo_explore_pad(model.get, frames),
+                    open_pad=None if parts.open_pad is None else parts.open_pad(model.get, frames),
+                    open_explorer=None
+                    if parts.open_explorer is None
+                    else parts.open_explorer(model.get, frames),
                 )
                 frame_send = build_frame_send(walk["gallery"])
         txt2img.generate.click(
@@ -261,12 +268,13 @@ def serve(
     port: int = 7860,
     walk_output_dir: Path = WALK_OUTPUT_DIR,
     outputs_dir: Path = OUTPUTS_DIR,
+    model_name: DemoModel = "demo",
 ) -> None:
     """Serve the app until interrupted; user errors print one line, not gradio's trace."""
     from lib_couple.ui.console import UserErrorTraceFilter
 
     sys.stderr = UserErrorTraceFilter(sys.stderr)
-    app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir)
+    app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir, model_name=model_name)
     from lib_couple.ui.offline_page import offline_app_kwargs
 
     app.queue().launch(server_name=host, server_port=port, app_kwargs=offline_app_kwargs())
@@ -295,9 +303,23 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
         default=Path("outputs"),
         help="folder for the images, as Forge lays it out: txt2img-images/YYYY-MM-DD/NNNNN-SEED.png",
     )
+    from lib_couple.hosts.demo_models import MODEL_CHOICES
+
+    command.add_argument(
+        "--model",
+        choices=MODEL_CHOICES,
+        default="demo",
+        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, txt2img only)",
+    )
     add_threads_argument(command)
     return command
 
 
 def run_serve(args: argparse.Namespace) -> None:
-    serve(host=args.host, port=args.port, walk_output_dir=args.walk_output, outputs_dir=args.outputs)
+    serve(
+        host=args.host,
+        port=args.port,
+        walk_output_dir=args.walk_output,
+        outputs_dir=args.outputs,
+        model_name=args.model,
+    )

@@ -14,8 +14,8 @@ from lib_couple import limits
 from lib_couple.app import add_serve_parser, run_serve
 from lib_couple.attention.joint_attention import BLOCK_CHOICES, IMAGE_ATTENTION
 from lib_couple.errors import CoupleError
+from lib_couple.hosts.demo_models import MODEL_CHOICES
 from lib_couple.hosts.threads import add_threads_argument, apply_threads
-from lib_couple.hosts.walk_models import MODEL_CHOICES
 from lib_couple.log import setup_logging
 from lib_couple.params import CoupleParams, params_from_args
 from lib_couple.walk.easing import EASINGS
@@ -261,7 +261,7 @@ def run_walk(args: argparse.Namespace) -> None:
     plan.validate()
     if args.out.suffix.lower() not in FORMATS:
         raise CoupleError(f"--out must end in one of {', '.join(FORMATS)}")
-    from lib_couple.hosts.walk_models import check_walk_settings, walk_renderer
+    from lib_couple.hosts.demo_models import check_walk_settings, walk_renderer
     from lib_couple.hosts.walk_standalone import WalkSettings, walk_frames
 
     settings = WalkSettings(args.width, args.height, args.steps, args.cfg, args.negative)

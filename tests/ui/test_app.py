@@ -171,19 +171,24 @@ def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> N
 
 
 def test_serve_command(monkeypatch: pytest.MonkeyPatch) -> None:
-    served: list[tuple[str, int, Path, Path]] = []
+    served: list[tuple[str, int, Path, Path, str]] = []
     monkeypatch.setattr(
         app_module,
         "serve",
-        lambda host, port, walk_output_dir, outputs_dir: served.append(
-            (host, port, walk_output_dir, outputs_dir)
+        lambda host, port, walk_output_dir, outputs_dir, model_name: served.append(
+            (host, port, walk_output_dir, outputs_dir, model_name)
         ),
     )
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command")
     app_module.add_serve_parser(commands)
     app_module.run_serve(parser.parse_args(["serve", "--port", "7999", "--outputs", "mine"]))
-    assert served == [("127.0.0.1", 7999, Path("out") / "latent-walk", Path("mine"))]
+    app_module.run_serve(parser.parse_args(["serve", "--model", "flux-demo"]))
+    walks = Path("out") / "latent-walk"
+    assert served == [
+        ("127.0.0.1", 7999, walks, Path("mine"), "demo"),
+        ("127.0.0.1", 7860, walks, Path("outputs"), "flux-demo"),
+    ]
 
 
 def test_img2img_answers_with_the_couple_and_the_strength(client: Client, tmp_path: Path) -> None:
