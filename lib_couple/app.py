@@ -309,7 +309,7 @@ def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:
         "--model",
         choices=MODEL_CHOICES,
         default="demo",
-        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, txt2img only)",
+        help="the shipped model: the UNet demo or the Flux-shaped one (sides multiples of 16, no img2img)",
     )
     add_threads_argument(command)
     return command
