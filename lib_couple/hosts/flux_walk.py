@@ -17,7 +17,7 @@ from lib_couple.demo.flux_sampling import decode_flux_latents, sample_flux
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.flux_standalone import FLUX_MODEL_NAME, FLUX_SAMPLER
 from lib_couple.hosts.model_lock import holding
-from lib_couple.hosts.progress import RunningControls, StepControl
+from lib_couple.hosts.progress import ProgressReport, RunningControls, StepControl
 from lib_couple.hosts.standalone import to_pil
 from lib_couple.hosts.walk_standalone import FrameInterruptedError, FrameRenderer, frame_parameters_text
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
@@ -98,14 +98,17 @@ def flux_frame_renderer(
 
 def flux_walk_frames(
     model: Callable[[], FluxDemo], cache: FrameCache, controls: RunningControls | None = None
-) -> Callable[[WalkPlan, WalkSettings], Iterator[Image.Image]]:
-    """The web tab's renderer on the Flux demo, as `demo_walk_frames` is on the UNet demo."""
+) -> Callable[..., Iterator[Image.Image]]:
+    """The web tab's renderer on the Flux demo, as `demo_walk_frames` is on the UNet demo;
+    `report` sees each sampled frame's steps."""
 
-    def frames(plan: WalkPlan, settings: WalkSettings) -> Iterator[Image.Image]:
+    def frames(
+        plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
+    ) -> Iterator[Image.Image]:
         check_flux_walk_settings(settings)
         demo = model()
         explorer = flux_explorer(demo, plan.keyframes(), plan.method)
-        control = StepControl()
+        control = StepControl(report)
         running = RunningControls() if controls is None else controls
         with running.running(control):
             for position in plan.positions():

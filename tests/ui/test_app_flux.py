@@ -59,12 +59,15 @@ def test_the_walk_tab_walks_the_flux_demo() -> None:
     cache = FrameCache()
     render = parts.walk_frames(model.get, cache, RunningControls())
     plan = WalkPlan(("a red circle", "a blue circle"), (1, 2), 2)
-    frames = list(render(plan, WalkSettings(width=32, height=32, steps=2)))
+    steps: list[tuple[int, int]] = []
+    report = lambda done, total, line: steps.append((done, total))  # noqa: E731
+    frames = list(render(plan, WalkSettings(width=32, height=32, steps=2), report))
     assert len(frames) == 3
     assert all(frame.size == (32, 32) for frame in frames)
     assert "Model: forge-couple-flux-demo" in frames[1].info[PARAMETERS_KEY]
     assert "Latent walk position: 0.5000" in frames[1].info[PARAMETERS_KEY]
     assert frames[0].tobytes() != frames[-1].tobytes()
     assert cache.misses == 3
+    assert steps[-1] == (2, 2)  # each frame's steps reach the progress report
     with pytest.raises(CoupleError, match="height must be a multiple of 16"):
-        list(render(plan, WalkSettings(width=32, height=40, steps=2)))
+        list(render(plan, WalkSettings(width=32, height=40, steps=2), report))
