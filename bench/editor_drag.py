@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lib_couple.demo.model import DemoComponents, load_demo_pipeline, write_untrained_weights
 from tests.app_server import serving_app
 from tests.browser.conftest import chromium_path
-from tests.browser.test_editor import EDITOR, open_advanced, preview_point, twenty_regions
+from tests.browser.editor_helpers import EDITOR, open_advanced, preview_point, twenty_regions
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -7,13 +7,20 @@
   const FC = (window.ForgeCouple = window.ForgeCouple || {});
   const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
 
+  // Colours come from gradio's theme variables (they reach into the shadow root through the host),
+  // so the light and the dark theme of Forge and of the app both apply; fallbacks for a bare page.
   const STYLE = `
     :host { display: block; font: 13px/1.4 system-ui, sans-serif; color: var(--body-text-color, #222); }
-    .layout { display: grid; grid-template-columns: minmax(140px, 1fr) minmax(0, 1.5fr); gap: 10px; align-items: start; }
-    .stage { min-width: 0; }
-    .preview { position: relative; width: 100%; max-height: 480px; background: #fff; border: 1px solid #888;
-      box-sizing: border-box; touch-action: none; user-select: none; outline: none; cursor: crosshair; }
-    .preview:focus-visible { box-shadow: 0 0 0 2px #4a90e2; }
+    .layout { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
+    .stage { flex: 1 1 300px; max-width: 460px; min-width: 0; }
+    .side { flex: 1 1 380px; min-width: 0; }
+    .hint { flex: 1 1 100%; font-size: 12px; color: var(--body-text-color-subdued, #666); }
+    /* The frame's margin is room to draw: a drag that starts there draws, clamped to the image. */
+    .frame { padding: 14px; border: 1px dashed var(--border-color-primary, #bbb);
+      border-radius: var(--radius-sm, 4px); cursor: crosshair; touch-action: none; user-select: none; }
+    .preview { position: relative; width: 100%; max-height: 480px; background: var(--background-fill-primary, #fff);
+      border: 1px solid var(--border-color-accent, #888); box-sizing: border-box; outline: none; }
+    .preview:focus-visible { box-shadow: 0 0 0 2px var(--color-accent, #4a90e2); }
     canvas, img.background { position: absolute; inset: 0; width: 100%; height: 100%; }
     img.background { opacity: .45; pointer-events: none; object-fit: fill; }
     img.background:not([src]) { display: none; }
@@ -24,17 +31,24 @@
     .handle { position: absolute; width: 10px; height: 10px; margin: -5px 0 0 -5px; background: #fff;
       border: 1px solid #000; box-sizing: border-box; display: none; }
     .box.selected .handle { display: block; }
-    .side { min-width: 0; }
     table { border-collapse: collapse; width: 100%; table-layout: fixed; font-size: 12px; }
-    th, td { border: 1px solid #8884; padding: 1px 2px; text-align: left; overflow: hidden; }
+    th, td { border: 1px solid var(--border-color-primary, #8884); padding: 1px 3px; text-align: left; overflow: hidden; }
+    th { white-space: nowrap; font-weight: 600; background: var(--table-odd-background-fill, transparent); }
     td input { width: 100%; box-sizing: border-box; font: inherit; background: transparent; color: inherit;
       border: 0; padding: 1px; }
-    tr.selected { outline: 2px solid #4a90e2; outline-offset: -2px; }
+    tr.selected { outline: 2px solid var(--color-accent, #4a90e2); outline-offset: -2px; }
     td.prompt input { text-overflow: ellipsis; opacity: .9; }
     td.ops { white-space: nowrap; }
-    button { font: inherit; padding: 0 3px; cursor: pointer; }
+    button, input[type=file]::file-selector-button { font: inherit; cursor: pointer; padding: 1px 8px;
+      background: var(--button-secondary-background-fill, #eee); color: var(--button-secondary-text-color, #222);
+      border: var(--button-border-width, 1px) solid var(--button-secondary-border-color, #bbb);
+      border-radius: var(--button-small-radius, var(--radius-sm, 4px)); }
+    button:hover, input[type=file]::file-selector-button:hover {
+      background: var(--button-secondary-background-fill-hover, #ddd);
+      color: var(--button-secondary-text-color-hover, var(--button-secondary-text-color, #222)); }
+    td.ops button { padding: 0 4px; margin-right: 2px; }
     .bar { margin-top: 6px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
-    .reason { color: #c60; min-height: 1.4em; }
+    .reason { color: var(--color-accent, #c60); min-height: 1.4em; }
     .coverage { opacity: .8; }
   `;
 
@@ -49,15 +63,17 @@
       this._gesture = null;
       this.attachShadow({ mode: "open" }).innerHTML = `<style>${STYLE}</style>
         <div class="layout">
+          <div class="hint" part="hint">Drag from the margin or empty space to draw · drag a box to move it ·
+            its 8 handles resize · arrows nudge (Shift: ×10) · Delete removes · Ctrl+Z undoes, Ctrl+Y redoes</div>
           <div class="stage">
-            <div class="preview" tabindex="0" part="preview"><img class="background" alt=""><canvas></canvas></div>
+            <div class="frame"><div class="preview" tabindex="0" part="preview"><img class="background" alt=""><canvas></canvas></div></div>
             <div class="coverage"></div>
             <div class="bar"><label>Background <input type="file" accept="image/*" class="upload"></label>
               <button class="clear-background" title="remove the uploaded background">Clear</button></div>
           </div>
           <div class="side">
-            <table><colgroup><col style="width:6px">${"<col style='width:12%'>".repeat(5)}<col>
-              <col style="width:7em"></colgroup><thead><tr><th></th><th>x1</th><th>x2</th><th>y1</th><th>y2</th><th>weight</th>
+            <table><colgroup><col style="width:8px">${"<col style='width:3.6em'>".repeat(4)}<col style="width:4.4em">
+              <col><col style="width:7.5em"></colgroup><thead><tr><th></th><th>x1</th><th>x2</th><th>y1</th><th>y2</th><th>weight</th>
               <th>prompt</th><th></th></tr></thead><tbody></tbody></table>
             <div class="bar"><button class="default">Default mapping</button>
               <button class="pull" hidden title="copy the txt2img editor's regions here">Pull from txt2img</button>
@@ -66,6 +82,7 @@
         </div>`;
       const $ = (selector) => this.shadowRoot.querySelector(selector);
       this.preview = $(".preview");
+      this.frame = $(".frame");
       this.canvas = $("canvas");
       this.tbody = $("tbody");
       this.reasonLine = $(".reason");
@@ -76,10 +93,11 @@
       this.autoUrl = null; // e.g. the img2img input image
       this.boxes = [];
       this.setAspect(1, 1);
-      this.preview.addEventListener("pointerdown", (e) => this._onPointerDown(e));
-      this.preview.addEventListener("pointermove", (e) => this._onPointerMove(e));
-      this.preview.addEventListener("pointerup", (e) => this._onPointerUp(e));
-      this.preview.addEventListener("pointercancel", (e) => this._onPointerUp(e));
+      // On the frame, so that a drag may start in its margin; points stay relative to the preview.
+      this.frame.addEventListener("pointerdown", (e) => this._onPointerDown(e));
+      this.frame.addEventListener("pointermove", (e) => this._onPointerMove(e));
+      this.frame.addEventListener("pointerup", (e) => this._onPointerUp(e));
+      this.frame.addEventListener("pointercancel", (e) => this._onPointerUp(e));
       this.preview.addEventListener("keydown", (e) => this._onKey(e));
       this.tbody.addEventListener("change", (e) => this._onCellChange(e));
       this.tbody.addEventListener("click", (e) => this._onTableClick(e));
@@ -217,33 +235,6 @@
       this.boxes[i].classList.toggle("selected", i === this.selected);
     }
 
-    _renderTable() {
-      const rows = this._mapping;
-      while (this.tbody.rows.length < rows.length) {
-        const tr = this.tbody.insertRow();
-        tr.innerHTML = `<td class="swatch"></td>` +
-          FC.model.COLUMNS.map((c) => `<td><input data-column="${c}" inputmode="decimal"></td>`).join("") +
-          `<td class="prompt"><input data-prompt></td>` +
-          `<td class="ops"><button data-op="above" title="insert above">+↑</button>` +
-          `<button data-op="below" title="insert below">+↓</button>` +
-          `<button data-op="delete" title="delete (Shift: the prompt line too)">✕</button></td>`;
-      }
-      while (this.tbody.rows.length > rows.length) this.tbody.deleteRow(-1);
-      rows.forEach((row, i) => {
-        const tr = this.tbody.rows[i];
-        tr.dataset.index = i;
-        tr.classList.toggle("selected", i === this.selected);
-        tr.cells[0].style.background = FC.model.colour(i);
-        tr.querySelectorAll("input[data-column]").forEach((input, c) => {
-          const text = String(row[c]);
-          if (input.value !== text && input !== this.shadowRoot.activeElement) input.value = text;
-        });
-        const prompt = this.prompts[i] ?? "";
-        const input = tr.cells[6].firstChild;
-        if (input.value !== prompt && input !== this.shadowRoot.activeElement) input.value = input.title = prompt;
-      });
-    }
-
     /** Uncovered areas hatched: hatch everything, then clear what a region covers. */
     _drawCoverage() {
       if (!this.canvas) return;
@@ -289,7 +280,7 @@
         this.selected = index;
         this.render();
       }
-      this.preview.setPointerCapture(event.pointerId);
+      this.frame.setPointerCapture(event.pointerId);
       event.preventDefault();
     }
 
@@ -355,68 +346,9 @@
       event.stopPropagation();
     }
 
-    // --- table ---
-
-    _onCellChange(event) {
-      const input = event.target.closest("input");
-      if (!input) return;
-      const index = Number(input.closest("tr").dataset.index);
-      if (input.hasAttribute("data-prompt")) {
-        this._editPrompt(index, input.value);
-        return;
-      }
-      const rows = this.mapping;
-      const { row, reason } = FC.model.editCell(rows[index], input.dataset.column, input.value);
-      rows[index] = row;
-      input.value = String(row[FC.model.COLUMNS.indexOf(input.dataset.column)]);
-      this.change(rows, index, reason ? `Row ${index + 1}: ${reason}` : "");
-    }
-
-    _onTableClick(event) {
-      const tr = event.target.closest("tr");
-      if (!tr) return;
-      const index = Number(tr.dataset.index);
-      const op = event.target.closest("button")?.dataset.op;
-      const rows = this.mapping;
-      if (op === "above") {
-        rows.splice(index, 0, [0, 1, 0, 1, 1]);
-        this.change(rows, index);
-      } else if (op === "below") {
-        rows.splice(index + 1, 0, [0.25, 0.75, 0.25, 0.75, 1]);
-        this.change(rows, index + 1);
-      } else if (op === "delete") {
-        this._deleteRow(index, event.shiftKey);
-      } else if (index !== this.selected) {
-        this.selected = index;
-        this.render();
-      }
-    }
-
-    /** Shift held: the region's prompt line goes too (the sync rewrites the prompt). */
-    _deleteRow(index, withPrompt = false) {
-      const rows = this.mapping;
-      rows.splice(index, 1);
-      this.change(rows, Math.min(index, rows.length - 1));
-      if (withPrompt && index < this.prompts.length) this._editPrompt(index, null);
-    }
-
-    /** A prompt line typed in the table (text) or removed (null); one line, no separator inside. */
-    _editPrompt(index, text) {
-      const line = text === null ? null : text.replace(/\s*\n\s*/g, " ").trim();
-      const prompts = this.prompts.slice();
-      if (line === null) prompts.splice(index, 1);
-      else if (index <= prompts.length) prompts[index] = line; // the next row's line is appended
-      else {
-        const lines = prompts.length;
-        this.reasonLine.textContent = `Row ${index + 1}: the prompt has ${lines} lines; fill the rows above first`;
-        this._renderTable();
-        return;
-      }
-      this.setPrompts(prompts);
-      this.dispatchEvent(new CustomEvent("fc-prompt", { detail: { index, text: line }, bubbles: true }));
-    }
   }
 
+  if (FC.editorTable) Object.assign(ForgeCoupleEditor.prototype, FC.editorTable); // forge_couple_table.js
   if (!customElements.get("forge-couple-editor")) customElements.define("forge-couple-editor", ForgeCoupleEditor);
   FC.Editor = ForgeCoupleEditor;
 })();
