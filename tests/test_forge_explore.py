@@ -48,6 +48,17 @@ def test_a_pad_point_samples_its_mapped_conditioning_and_noise_once() -> None:
         assert pad.cached(PadPoint()) is None
 
 
+def test_a_frame_no_longer_wanted_once_the_queue_is_held_is_not_sampled() -> None:
+    with fake_forge_walk() as forge:
+        state = new_state()
+        pad = ForgeExplorePad(ForgeWalkServices(), FrameCache(), state, SETTINGS)
+        assert pad.render(state.point, lambda: False) is None
+        assert forge.model.samples == []
+        assert pad.cached(state.point) is None
+        assert pad.render(state.point, lambda: True) is not None
+        assert len(forge.model.samples) == 1
+
+
 def test_stop_drops_the_interrupted_frame() -> None:
     with fake_forge_walk() as forge:
         state = new_state()

@@ -116,12 +116,16 @@ def render_conditioned(
     cache: FrameCache,
     control: StepControl | None = None,
     parameters: str | None = None,
+    wanted: Callable[[], bool] | None = None,
 ) -> Image.Image:
     """The frame of a conditioning and a starting noise, cached under `key`, with `parameters`
-    as its infotext; FrameInterruptedError once `control` stops the sampling."""
+    as its infotext; FrameInterruptedError once `control` stops the sampling, or when
+    `wanted()` is False once the model is held (nothing sampled)."""
 
     def render() -> Image.Image:
         with holding(model.unet):
+            if wanted is not None and not wanted():
+                raise FrameInterruptedError("the frame is no longer wanted")
             latents = _sample(model, cond, noise, settings, control)
         if control is not None and (control.interrupted or control.skipped):
             raise FrameInterruptedError("the frame was interrupted")
@@ -232,8 +236,13 @@ class DemoExplorePad:
     def cached(self, point: PadPoint) -> Image.Image | None:
         return self.cache.get(self._latents(point)[2])
 
-    def render(self, point: PadPoint) -> Image.Image | None:
-        return render_conditioned(self.model, *self._latents(point), self.settings, self.cache)
+    def render(self, point: PadPoint, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+        try:
+            return render_conditioned(
+                self.model, *self._latents(point), self.settings, self.cache, wanted=wanted
+            )
+        except FrameInterruptedError:
+            return None  # superseded while it waited for the model
 
     def look_ahead(self, points: Sequence[PadPoint]) -> threading.Thread | None:
         """Render `points` into the cache in the background (the job before is dropped); the

@@ -62,8 +62,9 @@ class ExplorePad(Protocol):
 
     def cached(self, point: PadPoint) -> Image.Image | None: ...
 
-    def render(self, point: PadPoint) -> Image.Image | None:
-        """The frame at `point`; None when the host's Stop interrupted it."""
+    def render(self, point: PadPoint, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+        """The frame at `point`; None when the host's Stop interrupted it, or when `wanted()`
+        is False once the model is held (a newer move superseded it while it waited)."""
         ...
 
     def look_ahead(self, points: Sequence[PadPoint]) -> object:
@@ -239,7 +240,11 @@ class ExploreHandler:
             return None
         point = session.target
         recalled = session.pad.cached(point) is not None
-        frame = session.pad.render(point)
+        # asked again once the model is held: a move can come while this one waits for it
+        frame = session.pad.render(point, lambda: session.moves.current(ticket))
+        if frame is None and not session.moves.current(ticket):
+            session.superseded += 1
+            return None
         session.sampled += frame is not None and not recalled
         if frame is not None and self.ahead:
             session.look_ahead()

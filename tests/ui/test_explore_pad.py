@@ -3,7 +3,7 @@ where they should, revisited points sample nothing, bad values are a Gradio erro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,15 @@ class CountingPad:
         self.made = 0
         self.ahead: list[list[PadPoint]] = []
         self.cancelled = 0
+        self.waiting: Callable[[], object] = lambda: None  # what happens while a frame waits for the model
 
     def cached(self, point: PadPoint) -> Image.Image | None:
         return self.frames.get(point)
 
-    def render(self, point: PadPoint) -> Image.Image | None:
+    def render(self, point: PadPoint, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+        self.waiting()
+        if wanted is not None and not wanted():
+            return None
         if point not in self.frames:
             self.made += 1
             self.frames[point] = Image.new("RGB", (4, 4), (self.made % 256, 0, 0))
@@ -202,6 +206,23 @@ def test_on_the_demo_model_a_move_east_is_new_and_undo_recalls_it_exactly(tmp_pa
     target = pad.space.encoded(DEFAULT_DIRECTIONS[1])  # type: ignore[attr-defined]
     assert isinstance(east, torch.Tensor)
     assert float((east - target).norm()) < float((base - target).norm())
+
+
+def test_a_move_superseded_while_its_frame_waits_for_the_model_is_not_rendered() -> None:
+    handler = ExploreHandler(CountingPad)
+    args: tuple[Any, ...] = (SETTINGS, DEFAULT_BASE, DIRECTIONS, 1, 2, 0.25, False, "prompt")
+    session, *_, first = handler.move("show", None, *args)
+    pad = session.pad
+    assert isinstance(pad, CountingPad)
+    newer: list[int] = []
+    pad.waiting = lambda: newer.append(handler.move("east", session, *args)[-1])  # a move meanwhile
+    assert handler.show(session, first) is None
+    assert pad.made == 0  # its ticket was current when it began waiting, stale once it was served
+    pad.waiting = lambda: None
+    shown = handler.show(session, newer[0])
+    assert shown is not None
+    assert "sampled 1, superseded 1" in shown[1]
+    assert pad.made == 1
 
 
 def test_a_superseded_move_is_never_rendered_and_frames_shown_start_the_render_ahead() -> None:

@@ -159,7 +159,10 @@ def test_on_the_demo_model_a_pre_rendered_neighbour_samples_nothing(tmp_path: Pa
     model.unet.register_forward_hook(lambda *_: calls.append(1))
     cache = FrameCache()
     pad = DemoExplorePad(model, cache, PadState("a red circle", DIRECTIONS), WalkSettings(32, 32, 2))
-    assert pad.render(pad.state.point) is not None
+    assert pad.render(pad.state.point, lambda: False) is None  # superseded once the model was held
+    assert not calls
+    assert pad.cached(pad.state.point) is None
+    assert pad.render(pad.state.point, lambda: True) is not None
     points = likely_next(pad.state, 0.5, False, "prompt")
     assert points
     assert all(pad.cached(p) is None for p in points)

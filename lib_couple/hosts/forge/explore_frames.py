@@ -97,8 +97,9 @@ class ForgeExplorePad:
             noise=lambda shape: space.noise(state, shape, point),
         )
 
-    def render(self, point: PadPoint) -> Image.Image | None:
-        """The point's frame: from the cache, or one Forge job; None when Stop interrupted it."""
+    def render(self, point: PadPoint, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+        """The point's frame: from the cache, or one Forge job; None when Stop interrupted it or
+        `wanted()` was False once Forge's queue was held."""
         key = self._key(point)
         frame = self.cache.get(key)
         if frame is not None:
@@ -106,7 +107,7 @@ class ForgeExplorePad:
         job = self._job(point)
         self.services.begin(1)
         try:
-            frame = self.services.render(job)
+            frame = self.services.render(job, wanted)
             if frame is None or self.services.interrupted():
                 return None  # a partial frame is dropped
         finally:

@@ -60,8 +60,9 @@ class WalkServices(Protocol):
         """The prompt's conditioning from the loaded model, without a batch dimension's copies."""
         ...
 
-    def render(self, job: FrameJob) -> Image.Image | None:
-        """Sample one frame; None when it was interrupted (the frame is dropped)."""
+    def render(self, job: FrameJob, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+        """Sample one frame; None when it was interrupted (the frame is dropped), or when
+        `wanted()` is False once Forge's queue is held (nothing sampled)."""
         ...
 
     def begin(self, frames: int) -> None: ...

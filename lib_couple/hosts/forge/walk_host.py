@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -106,10 +106,12 @@ class ForgeWalkServices:
         tensor: torch.Tensor = cond.clone()
         return tensor
 
-    def render(self, job: FrameJob) -> Image.Image | None:
+    def render(self, job: FrameJob, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
         from modules.call_queue import queue_lock
 
         with queue_lock:
+            if wanted is not None and not wanted():
+                return None  # superseded while it waited for the queue
             return self.render_in_queue(job)
 
     def render_in_queue(self, job: FrameJob) -> Image.Image | None:
