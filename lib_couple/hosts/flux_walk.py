@@ -17,9 +17,14 @@ from lib_couple.demo.flux_sampling import decode_flux_latents, sample_flux
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.flux_standalone import FLUX_MODEL_NAME, FLUX_SAMPLER
 from lib_couple.hosts.model_lock import holding
-from lib_couple.hosts.progress import ProgressReport, RunningControls, StepControl
+from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.hosts.standalone import to_pil
-from lib_couple.hosts.walk_standalone import FrameInterruptedError, FrameRenderer, frame_parameters_text
+from lib_couple.hosts.walk_standalone import (
+    FrameInterruptedError,
+    FrameRenderer,
+    frame_parameters_text,
+    tab_walk_frames,
+)
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
@@ -99,22 +104,12 @@ def flux_frame_renderer(
 def flux_walk_frames(
     model: Callable[[], FluxDemo], cache: FrameCache, controls: RunningControls | None = None
 ) -> Callable[..., Iterator[Image.Image]]:
-    """The web tab's renderer on the Flux demo, as `demo_walk_frames` is on the UNet demo;
-    `report` sees each sampled frame's steps."""
+    """The web tab's renderer on the Flux demo, as `demo_walk_frames` is on the UNet demo."""
 
-    def frames(
-        plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
-    ) -> Iterator[Image.Image]:
+    def start(plan: WalkPlan, settings: WalkSettings) -> Callable[[float, StepControl], Image.Image]:
         check_flux_walk_settings(settings)
         demo = model()
         explorer = flux_explorer(demo, plan.keyframes(), plan.method)
-        control = StepControl(report)
-        running = RunningControls() if controls is None else controls
-        with running.running(control):
-            for position in plan.positions():
-                try:
-                    yield render_flux_frame(demo, explorer, position, settings, cache, control)
-                except FrameInterruptedError:
-                    return
+        return lambda position, control: render_flux_frame(demo, explorer, position, settings, cache, control)
 
-    return frames
+    return tab_walk_frames(start, controls)

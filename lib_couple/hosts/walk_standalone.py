@@ -35,6 +35,7 @@ __all__ = [
     "demo_walk_pad",
     "render_frame",
     "render_walk",
+    "tab_walk_frames",
     "walk_frames",
 ]
 
@@ -284,27 +285,43 @@ def demo_explore_pad(
     return lambda state, settings: DemoExplorePad(model(), cache, state, settings)
 
 
-def demo_walk_frames(
-    model: Callable[[], DemoComponents], cache: FrameCache, controls: RunningControls | None = None
-) -> Callable[..., Iterator[Image.Image]]:
-    """The web tab's renderer: the walk's frames one by one, revisited frames from `cache`;
-    `report` sees each sampled frame's steps.
+ControlledFrames = Callable[[WalkPlan, WalkSettings], Callable[[float, StepControl], Image.Image]]
 
-    With `controls`, the walk is one of them: their interrupt stops the frame being sampled
-    within a step, and the walk ends there."""
+
+def tab_walk_frames(
+    start: ControlledFrames, controls: RunningControls | None = None
+) -> Callable[..., Iterator[Image.Image]]:
+    """The web tab's renderer around `start(plan, settings)` (loads the model, gives the frame
+    at a position under a step control): the walk's frames one by one; `report` sees each
+    sampled frame's steps. With `controls`, the walk is one of them: their interrupt stops the
+    frame being sampled within a step, and the walk ends there."""
 
     def frames(
         plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
     ) -> Iterator[Image.Image]:
-        components = model()
-        explorer = demo_explorer(components, plan.keyframes(), plan.method)
+        render = start(plan, settings)
         control = StepControl(report)
         running = RunningControls() if controls is None else controls
         with running.running(control):
             for position in plan.positions():
                 try:
-                    yield render_frame(components, explorer, position, settings, cache, control)
+                    yield render(position, control)
                 except FrameInterruptedError:
                     return
 
     return frames
+
+
+def demo_walk_frames(
+    model: Callable[[], DemoComponents], cache: FrameCache, controls: RunningControls | None = None
+) -> Callable[..., Iterator[Image.Image]]:
+    """The web tab's renderer on the UNet demo; revisited frames come from `cache`."""
+
+    def start(plan: WalkPlan, settings: WalkSettings) -> Callable[[float, StepControl], Image.Image]:
+        components = model()
+        explorer = demo_explorer(components, plan.keyframes(), plan.method)
+        return lambda position, control: render_frame(
+            components, explorer, position, settings, cache, control
+        )
+
+    return tab_walk_frames(start, controls)
