@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+import torch
 from PIL import Image
 
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
@@ -16,19 +17,16 @@ from lib_couple.demo.flux_model import SIZE_MULTIPLE, FluxDemo, encode_flux_prom
 from lib_couple.demo.flux_sampling import decode_flux_latents, sample_flux
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.flux_standalone import FLUX_MODEL_NAME, FLUX_SAMPLER
-from lib_couple.hosts.model_lock import holding
 from lib_couple.hosts.progress import RunningControls, StepControl
-from lib_couple.hosts.standalone import to_pil
 from lib_couple.hosts.walk_standalone import (
-    FrameInterruptedError,
     FrameRenderer,
     frame_parameters_text,
+    sampled_frame,
     tab_walk_frames,
 )
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
 from lib_couple.walk.interpolate import Method
-from lib_couple.walk.output import PARAMETERS_KEY
 from lib_couple.walk.plan import WalkPlan, WalkSettings
 
 
@@ -67,26 +65,25 @@ def render_flux_frame(
     noise = explorer.noise(shape, position)
     parameters = frame_parameters_text(explorer, position, settings, FLUX_MODEL_NAME, FLUX_SAMPLER)
 
+    def sample() -> torch.Tensor:
+        return sample_flux(
+            demo,
+            cond,
+            encode_flux_prompts(demo, [settings.negative]),
+            height=settings.height,
+            width=settings.width,
+            steps=settings.steps,
+            cfg=settings.cfg,
+            seed=0,
+            progress=False,
+            latents=noise,
+            on_step=None if control is None else control.on_step,
+        )
+
     def render() -> Image.Image:
-        with holding(demo.transformer):
-            latents = sample_flux(
-                demo,
-                cond,
-                encode_flux_prompts(demo, [settings.negative]),
-                height=settings.height,
-                width=settings.width,
-                steps=settings.steps,
-                cfg=settings.cfg,
-                seed=0,
-                progress=False,
-                latents=noise,
-                on_step=None if control is None else control.on_step,
-            )
-        if control is not None and (control.interrupted or control.skipped):
-            raise FrameInterruptedError("the frame was interrupted")
-        image = to_pil(decode_flux_latents(demo, latents))
-        image.info[PARAMETERS_KEY] = parameters
-        return image
+        return sampled_frame(
+            demo.transformer, sample, lambda latents: decode_flux_latents(demo, latents), control, parameters
+        )
 
     # The model's name in the key: a UNet frame of the same settings is another frame.
     return cache.get_or_render(frame_key(cond, noise, {**vars(settings), "model": FLUX_MODEL_NAME}), render)

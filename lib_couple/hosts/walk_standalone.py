@@ -124,18 +124,39 @@ def render_conditioned(
     `wanted()` is False once the model is held (nothing sampled)."""
 
     def render() -> Image.Image:
-        with holding(model.unet):
-            if wanted is not None and not wanted():
-                raise FrameInterruptedError("the frame is no longer wanted")
-            latents = _sample(model, cond, noise, settings, control)
-        if control is not None and (control.interrupted or control.skipped):
-            raise FrameInterruptedError("the frame was interrupted")
-        image = to_pil(decode_latents(model, latents))
-        if parameters is not None:
-            image.info[PARAMETERS_KEY] = parameters
-        return image
+        return sampled_frame(
+            model.unet,
+            lambda: _sample(model, cond, noise, settings, control),
+            lambda latents: decode_latents(model, latents),
+            control,
+            parameters,
+            wanted,
+        )
 
     return cache.get_or_render(key, render)
+
+
+def sampled_frame(
+    held: object,
+    sample_latents: Callable[[], torch.Tensor],
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    control: StepControl | None,
+    parameters: str | None,
+    wanted: Callable[[], bool] | None = None,
+) -> Image.Image:
+    """One frame sampled while `held` (the model) is held, decoded, with `parameters` as its
+    infotext; FrameInterruptedError once `control` stopped the sampling, or when `wanted()` is
+    False once the model is held (nothing sampled). The UNet and the Flux demo walk share it."""
+    with holding(held):
+        if wanted is not None and not wanted():
+            raise FrameInterruptedError("the frame is no longer wanted")
+        latents = sample_latents()
+    if control is not None and (control.interrupted or control.skipped):
+        raise FrameInterruptedError("the frame was interrupted")
+    image = to_pil(decode(latents))
+    if parameters is not None:
+        image.info[PARAMETERS_KEY] = parameters
+    return image
 
 
 def _sample(
