@@ -21,6 +21,7 @@ import gradio as gr
 from PIL import Image
 
 from lib_couple.errors import CoupleError
+from lib_couple.limits import MAX_SEED
 from lib_couple.ui.explore_export import build_explore_export
 from lib_couple.ui.pad_image import PAD_PIXELS, draw_pad, pad_at
 from lib_couple.walk.pad import COMPASS, MAX_DIRECTIONS, Direction, Mode, PadPoint, PadState
@@ -105,9 +106,13 @@ def directions_text(directions: tuple[Direction, ...]) -> str:
     return "\n".join(f"{d.prompt} @ {d.at[0]:.3g}, {d.at[1]:.3g}" for d in directions)
 
 
-def _seed(name: str, value: float | None) -> int:
-    if value is None or not math.isfinite(value) or value != int(value):
-        raise CoupleError(f"{name} must be a whole number in [0, 4294967295], got {value!r}")
+MAX_TICKET = 2**53 - 1  # the largest whole number the page's field holds exactly
+
+
+def _whole(name: str, value: float | None, top: int = MAX_SEED) -> int:
+    """`value` as a whole number in [0, top] (the state checks a seed's range again)."""
+    if value is None or not math.isfinite(value) or value != int(value) or not 0 <= value <= top:
+        raise CoupleError(f"{name} must be a whole number in [0, {top}], got {value!r}")
     return int(value)
 
 
@@ -158,7 +163,9 @@ def apply(state: PadState, action: Action, step: float, adaptive: bool, mode: Mo
 
 
 ExploreUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int]
-# a move's outputs, then its ticket; the frame is None when it is not cached yet
+# a move's outputs, then the ticket its `show` takes: SHOWN when the move showed its frame from
+# the cache, else the move's own ticket (the frame is None then: not cached yet)
+SHOWN = 0
 MoveUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int, int]
 
 
@@ -204,20 +211,24 @@ class ExploreHandler:
             session = ExploreSession(settings, self.open_pad(PadState.from_json(saved_json), settings))
         else:
             wanted = PadState(
-                base, parse_directions(directions), _seed("seed", seed), _seed("other seed", other_seed)
+                base, parse_directions(directions), _whole("seed", seed), _whole("other seed", other_seed)
             )
             if session is None or session.settings != settings or not _same_walk(session.pad.state, wanted):
                 session = ExploreSession(settings, self.open_pad(wanted, settings))
         if old is not None and (action != "show" or old is not session):
             old.pad.cancel_ahead()  # a real move: the pre-render yields (and a replaced pad stops)
+        if old is not None and old is not session:
+            session.moves = old.moves  # one numbering a page: a stale ticket never matches anew
         state = session.pad.state
         moved = apply(state, action, float(step), bool(adaptive), mode, PadPoint(*click))
         session.target, session.look = state.point, (float(step), bool(adaptive), mode)
         session.moved = moved
-        ticket = session.moves.issue()
+        ticket = session.moves.issue()  # issued even when cached: older frames waiting are stale
         frame = session.pad.cached(state.point)
-        if frame is not None and self.ahead:
-            session.look_ahead()
+        if frame is not None:
+            ticket = SHOWN
+            if self.ahead:
+                session.look_ahead()
         status = _status(session, "rendering" if frame is None else "from the cache")
         texts = (state.base, directions_text(state.directions))
         return (
@@ -233,8 +244,11 @@ class ExploreHandler:
         )
 
     def show(self, session: ExploreSession, ticket: int) -> tuple[Image.Image | None, str] | None:
-        """The frame and status of the move with `ticket`; None when a newer move superseded it
-        before its sampling began (it is never rendered)."""
+        """The frame and status of the move with `ticket`; None when its move showed it already
+        (SHOWN: nothing counted) or when a newer move superseded it before its sampling began
+        (it is never rendered, and counted)."""
+        if ticket == SHOWN:
+            return None
         if not session.moves.current(ticket):
             session.superseded += 1
             return None
@@ -299,8 +313,12 @@ def build_explore_pad(
         column, row = event.index
         return act("click", values, pad_at(float(column), float(row)))
 
-    def show(session: ExploreSession | None, ticket: int) -> tuple[Any, Any]:
-        shown = None if session is None else handler.show(session, ticket)
+    def show(session: ExploreSession | None, ticket: float | None) -> tuple[Any, Any]:
+        try:
+            number = _whole("explorer ticket", ticket, MAX_TICKET)  # the page's hidden field
+        except CoupleError as error:
+            raise gr.Error(str(error)) from None
+        shown = None if session is None else handler.show(session, number)
         return (gr.skip(), gr.skip()) if shown is None else shown
 
     with gr.Accordion(
@@ -316,9 +334,9 @@ def build_explore_pad(
                     lines=4,
                 )
                 with gr.Row():
-                    c["seed"] = gr.Number(1, label="Seed", precision=0, minimum=0, maximum=4294967295)
+                    c["seed"] = gr.Number(1, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
                     c["other_seed"] = gr.Number(
-                        2, label="Other seed", precision=0, minimum=0, maximum=4294967295
+                        2, label="Other seed", precision=0, minimum=0, maximum=MAX_SEED
                     )
                 with gr.Row():
                     c["step"] = gr.Slider(
@@ -360,7 +378,10 @@ def build_explore_pad(
         if export is not None:
             c.update(build_explore_export(session, *export, concurrency_id))
     names = ("base", "directions", "seed", "other_seed", "step", "adaptive", "mode", "state")
-    ticket = gr.State(0)
+    # The move's ticket rides in a hidden field, not a gr.State: gradio reads a State when the
+    # event is served (every waiting `show` would get the newest ticket), a field's value when
+    # the event is sent (each `show` gets its own move's ticket).
+    ticket = gr.Number(SHOWN, visible=False, precision=0)
     inputs = [session, *(c[name] for name in names), *settings_inputs]
     outputs = [session, c["frame"], c["pad"], c["status"], c["state"], c["base"], c["directions"]]
     outputs += [c["seed"], c["other_seed"], ticket]

@@ -10,6 +10,8 @@ from typing import Any
 import gradio as gr
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from lib_couple.demo.model import load_demo_pipeline, write_untrained_weights
@@ -18,6 +20,8 @@ from lib_couple.hosts.walk_standalone import demo_explore_pad
 from lib_couple.ui.explore_pad import (
     DEFAULT_BASE,
     DEFAULT_DIRECTIONS,
+    SHOWN,
+    Action,
     ExploreHandler,
     ExploreSession,
     ExploreUpdate,
@@ -256,3 +260,101 @@ def test_a_superseded_move_is_never_rendered_and_frames_shown_start_the_render_a
     yielded = pad.cancelled
     handler.move("show", session, *args)
     assert pad.cancelled == yielded
+
+
+ARGS: tuple[Any, ...] = (SETTINGS, DEFAULT_BASE, DIRECTIONS, 1, 2, 0.25, False, "prompt")
+BURST: tuple[Action, ...] = ("north", "east", "south", "west", "undo", "show")
+
+
+def test_each_waiting_frame_knows_its_own_move_and_a_cached_move_needs_none() -> None:
+    """Three moves east while their frames wait behind a txt2img (the page's test): the first
+    was drawn ahead, so its move showed it and its `show` does nothing; the second is superseded;
+    only the third is sampled."""
+    handler = ExploreHandler(CountingPad, ahead=True)
+    session, _, *_, ticket = handler.move("show", None, *ARGS)
+    assert handler.show(session, ticket) is not None
+    pad = session.pad
+    assert isinstance(pad, CountingPad)
+    pad.frames[PadPoint(0.25, 0.0, 0.0)] = Image.new("RGB", (4, 4))  # the render-ahead drew it
+    tickets = [handler.move("east", session, *ARGS)[-1] for _ in range(3)]
+    assert tickets[0] == SHOWN
+    planned = len(pad.ahead)
+    assert handler.show(session, tickets[0]) is None
+    assert (session.sampled, session.superseded, len(pad.ahead)) == (1, 0, planned)  # nothing done
+    assert handler.show(session, tickets[1]) is None
+    assert PadPoint(0.5, 0.0, 0.0) not in pad.frames  # never rendered
+    shown = handler.show(session, tickets[2])
+    assert shown is not None
+    assert shown[1].startswith("x +0.750, y +0.000")
+    assert "· sampled ·" in shown[1]
+    assert "sampled 2, superseded 1" in shown[1]
+    assert pad.made == 2
+
+
+def test_a_ticket_of_a_replaced_explorer_is_stale_in_the_new_one() -> None:
+    handler = ExploreHandler(CountingPad)
+    session, *_, old = handler.move("show", None, *ARGS)
+    fresh, *_, new = handler.move("north", session, SETTINGS, DEFAULT_BASE, "at night", *ARGS[3:])
+    assert fresh is not session
+    assert handler.show(fresh, old) is None  # the old explorer's move: never rendered here
+    shown = handler.show(fresh, new)
+    assert shown is not None
+    assert "sampled 1, superseded 1" in shown[1]
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(BURST), st.booleans()),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_frames_served_after_a_burst_of_moves_render_only_the_newest(
+    moves: list[tuple[Action, bool]],
+) -> None:
+    """Whatever the moves and whichever were drawn ahead: once their frames are served, in
+    order, only the newest move's frame is sampled (if its move did not show it), and every
+    other move not shown by itself is counted superseded."""
+    handler = ExploreHandler(CountingPad)
+    session, *_, first = handler.move("show", None, *ARGS)
+    handler.show(session, first)
+    pad = session.pad
+    assert isinstance(pad, CountingPad)
+    tickets = []
+    for action, drawn_ahead in moves:
+        if drawn_ahead:  # the render-ahead finished before this move
+            for point in likely_next(pad.state, 0.25, False, "prompt"):
+                pad.frames.setdefault(point, Image.new("RGB", (4, 4)))
+        tickets.append(handler.move(action, session, *ARGS)[-1])
+    made = pad.made
+    shown = [handler.show(session, ticket) for ticket in tickets]
+    waiting = [ticket != SHOWN for ticket in tickets]
+    assert [s is not None for s in shown] == [*([False] * (len(moves) - 1)), waiting[-1]]
+    assert session.superseded == sum(waiting[:-1])
+    assert pad.made == session.sampled == made + waiting[-1]
+
+
+def test_the_frame_event_reads_the_ticket_its_move_wrote_as_the_page_sent_it(tmp_path: Path) -> None:
+    """Each move writes its ticket to a hidden field that its `show` reads: a gr.State would be
+    read when the event is served (the newest ticket for every waiting frame)."""
+    with gr.Blocks() as page:
+        controls = build_walk_tab(lambda plan, s, report: iter(()), tmp_path, open_explorer=CountingPad)
+    dependencies = page.get_config_file()["dependencies"]
+    shows = [d for d in dependencies if d["trigger_after"] is not None and len(d["inputs"]) == 2]
+    assert len(shows) == 11  # Show, Load, the 8 buttons and a click on the pad
+    for show in shows:
+        [move] = [d for d in dependencies if d["id"] == show["trigger_after"]]
+        ticket = page.blocks[show["inputs"][1]]
+        assert isinstance(ticket, gr.Number)
+        assert not ticket.stateful
+        assert ticket.visible is False
+        assert move["outputs"][-1] == ticket._id
+    assert controls["explorer"]["status"]._id in shows[0]["outputs"]
+    served = page.fns[dependencies.index(shows[0])].fn
+    assert served(None, 3) == (gr.skip(), gr.skip())  # no explorer yet: nothing to show
+    for bad in (-1, 2.5, float("nan"), 2.0**53, None):
+        with pytest.raises(
+            gr.Error, match=r"explorer ticket must be a whole number in \[0, 9007199254740991\]"
+        ):
+            served(None, bad)
