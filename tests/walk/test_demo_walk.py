@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import pytest
 
 from lib_couple.demo import DemoComponents, load_demo_pipeline
-from lib_couple.demo.evaluate import colour_share
 from lib_couple.demo.model import weights_present
 from lib_couple.hosts.walk_standalone import WalkSettings, demo_explorer, render_frame, render_walk
 from lib_couple.walk.easing import frame_schedule
 from lib_couple.walk.explorer import Keyframe
 from lib_couple.walk.frame_cache import FrameCache
+from tests.walk.colour_walk import assert_colour_moves
 
 pytestmark = pytest.mark.skipif(
     not weights_present(), reason="the demo weights are not in lib_couple/demo/weights"
@@ -35,14 +33,7 @@ def test_red_to_blue_walk_moves_the_colour_in_order(model: DemoComponents) -> No
     explorer = demo_explorer(model, KEYFRAMES)
     frames = render_walk(model, explorer, frame_schedule(2, 4), SETTINGS, FrameCache())
     arrays = [np.asarray(frame, dtype=np.float32) / 255.0 for frame in frames]
-    red = [colour_share(a, "red") for a in arrays]
-    blue = [colour_share(a, "blue") for a in arrays]
-    assert red[0] > 0.1
-    assert blue[-1] > 0.1
-    assert red[-1] < 0.01
-    assert blue[0] < 0.01
-    assert all(later <= earlier + 0.02 for earlier, later in pairwise(red))
-    assert all(later >= earlier - 0.02 for earlier, later in pairwise(blue))
+    assert_colour_moves(arrays, "red", "blue")
 
 
 def test_undo_and_redo_show_cached_frames_without_sampling(model: DemoComponents) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 from PIL import Image, ImageSequence
 
 from lib_couple.cli import main
-from lib_couple.demo.evaluate import colour_share
 from lib_couple.walk.output import plan_from_record
+from tests.walk.colour_walk import assert_colour_moves
 
 
 def test_red_to_blue_flux_walk_writes_the_video_and_moves_the_colour_in_order(
@@ -28,14 +27,7 @@ def test_red_to_blue_flux_walk_writes_the_video_and_moves_the_colour_in_order(
             np.asarray(f.convert("RGB"), dtype=np.float32) / 255.0 for f in ImageSequence.Iterator(video)
         ]
     assert len(arrays) == 5  # four a transition and the last keyframe
-    red = [colour_share(a, "red") for a in arrays]
-    blue = [colour_share(a, "blue") for a in arrays]
-    assert red[0] > 0.1
-    assert blue[-1] > 0.1
-    assert red[-1] < 0.01
-    assert blue[0] < 0.01
-    assert all(later <= earlier + 0.02 for earlier, later in pairwise(red))
-    assert all(later >= earlier - 0.02 for earlier, later in pairwise(blue))
+    assert_colour_moves(arrays, "red", "blue")
     record_path = out.with_name(out.name + ".json")
     record = json.loads(record_path.read_text())
     plan, settings = plan_from_record(record)  # the UNet walk's record shape
