@@ -7,7 +7,6 @@ to its real tokens plus `flux_region_padding` pads, the pooled vector stays the 
 
 from __future__ import annotations
 
-import logging
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
@@ -16,7 +15,6 @@ from lib_couple.attention.couple import RegionSet
 from lib_couple.attention.joint_attention import trim_text
 from lib_couple.demo.flux_model import SIZE_MULTIPLE, FluxDemo, encode_flux_prompts, token_counts
 from lib_couple.demo.flux_sampling import FlowPredictor, decode_flux_latents, percent_to_sigma, sample_flux
-from lib_couple.demo.tokenizer import unknown_words
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.flux_regional import regional_predictor, regional_processors
 from lib_couple.hosts.forge.patchers.flux import FluxCouple
@@ -28,12 +26,12 @@ from lib_couple.hosts.standalone import (
     GenerationResult,
     negative_lines,
     parameters_text,
+    request_sampling,
     to_pil,
+    warn_unknown_words,
 )
 from lib_couple.params import NUMBER_LIMITS, CoupleParams
 from lib_couple.regions import RegionPlan
-
-logger = logging.getLogger("forge_couple")
 
 FLUX_MODEL_NAME = "forge-couple-flux-demo"
 FLUX_SAMPLER = "Euler (flow, shifted)"
@@ -109,9 +107,7 @@ def generate_flux(
     """One image from the request's prompt, negative as the unconditional side of CFG; with the
     couple enabled each line drives its region. `control` can end the sampling after any step."""
     check_flux_request(request)
-    ignored = unknown_words(f"{request.prompt}\n{request.negative}")
-    if ignored:
-        logger.warning("the demo model ignores the words it does not know: %s", ", ".join(ignored))
+    warn_unknown_words(request)
     notes: tuple[str, ...] = ()
     with collected_warnings() as warned:
         plan = request.regions()
@@ -125,17 +121,7 @@ def generate_flux(
         uncond = encode_flux_prompts(demo, [request.negative])
         with holding(demo.transformer), patched:
             latents = sample_flux(
-                demo,
-                cond,
-                uncond,
-                height=request.height,
-                width=request.width,
-                steps=request.steps,
-                cfg=request.cfg,
-                seed=request.seed,
-                progress=progress,
-                predictor=predictor,
-                on_step=None if control is None else control.on_step,
+                demo, cond, uncond, **request_sampling(request, progress, control), predictor=predictor
             )
     image = to_pil(decode_flux_latents(demo, latents))
     text = parameters_text(request, FLUX_MODEL_NAME, FLUX_SAMPLER)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 from lib_couple.hosts.model_lock import holding
 from lib_couple.hosts.notices import collected_warnings
-from lib_couple.hosts.progress import StepControl
+from lib_couple.hosts.progress import StepCallback, StepControl
 from lib_couple.infotext import format_parameters, to_infotext
 from lib_couple.memory.attention_cache import cache_key
 from lib_couple.memory.manager import get_memory_manager
@@ -90,6 +90,40 @@ class GenerationResult:
     interrupted: bool = False  # Interrupt or a cancel ended the sampling early
 
 
+class RequestSampling(TypedDict):
+    """The sampler's keywords that come from the request and its control: `sample`'s and `sample_flux`'s."""
+
+    height: int
+    width: int
+    steps: int
+    cfg: float
+    seed: int
+    progress: bool
+    on_step: StepCallback | None
+
+
+def request_sampling(
+    request: GenerationRequest, progress: bool, control: StepControl | None
+) -> RequestSampling:
+    """The request's size, steps, CFG and seed, the bar, and the control's step callback."""
+    return RequestSampling(
+        height=request.height,
+        width=request.width,
+        steps=request.steps,
+        cfg=request.cfg,
+        seed=request.seed,
+        progress=progress,
+        on_step=None if control is None else control.on_step,
+    )
+
+
+def warn_unknown_words(request: GenerationRequest) -> None:
+    """Log the prompt's and negative's words the demo tokenizer drops (the demo models know few)."""
+    ignored = unknown_words(f"{request.prompt}\n{request.negative}")
+    if ignored:
+        logger.warning("the demo model ignores the words it does not know: %s", ", ".join(ignored))
+
+
 def negative_lines(request: GenerationRequest, plan: RegionPlan) -> tuple[list[str] | None, tuple[str, ...]]:
     """The request's negative line per region (None: the whole one everywhere) and the note to show."""
     lines, message = region_negatives(request.couple, request.negative, plan)
@@ -149,9 +183,7 @@ def _generate(
     model: DemoComponents, request: GenerationRequest, progress: bool, control: StepControl | None
 ) -> GenerationResult:
     plan = request.regions()
-    ignored = unknown_words(f"{request.prompt}\n{request.negative}")
-    if ignored:
-        logger.warning("the demo model ignores the words it does not know: %s", ", ".join(ignored))
+    warn_unknown_words(request)
     manager = get_memory_manager()
     # Entries are keyed by the encoder's id: tracking it drops them when it is collected.
     manager.track_model(model.text_encoder)
@@ -174,15 +206,9 @@ def _generate(
             model,
             cond,
             uncond,
-            height=request.height,
-            width=request.width,
-            steps=request.steps,
-            cfg=request.cfg,
-            seed=request.seed,
-            progress=progress,
+            **request_sampling(request, progress, control),
             init_latents=init,
             strength=request.denoising_strength,
-            on_step=None if control is None else control.on_step,
         )
 
     notes: tuple[str, ...] = ()
