@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tqdm import tqdm
 
 from lib_couple.demo.architecture import build_text_encoder
 from lib_couple.demo.flux_model import (
@@ -41,7 +38,8 @@ from lib_couple.demo.flux_regional_training import strip_flow_loss
 from lib_couple.demo.model import VAE_FILE, WEIGHTS_DIR, load_demo_pipeline, normalise_latents, save_module
 from lib_couple.demo.tokenizer import build_tokenizer
 from lib_couple.demo.train import RegionalSet, encode_strip_sets
-from lib_couple.demo.train_common import LatentSet, ema_update, encode_dataset, linear_warmup, save_atomic
+from lib_couple.demo.train_common import LatentSet, encode_dataset, plain_batch, save_atomic
+from lib_couple.demo.train_loop import JointTraining
 from lib_couple.walk.flux import transformer_inputs
 
 
@@ -144,89 +142,25 @@ def train(
 ) -> tuple[torch.nn.Module, ...]:
     """Joint training for `config.minutes` in all; returns the EMA transformer, T5 and CLIP."""
     torch.manual_seed(config.seed)
-    transformer, t5, clip = initial_models(config)
-    models = (transformer.train(), t5.train(), clip.train())
+    models = tuple(m.train() for m in initial_models(config))
     emas = tuple(copy.deepcopy(m).eval().requires_grad_(False) for m in models)
-    parameters = [p for m in models for p in m.parameters()]
-    optimiser = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.99), weight_decay=0.01)
-    generator = torch.Generator().manual_seed(config.seed)
+    training = JointTraining(
+        "flux", ("transformer", "t5", "clip"), models, emas, config, config.work_dir / "flux_checkpoint.pt"
+    )
+    generator = training.generator
     uncond_ids = tokenize_sequence(build_tokenizer(), [""])[0]
-    names = ("transformer", "t5", "clip")
-    checkpoint_path = config.work_dir / "flux_checkpoint.pt"
-    step, spent = 0, 0.0
-    if config.resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, weights_only=False)
-        for name, model, ema in zip(names, models, emas, strict=True):
-            model.load_state_dict(state[name])
-            ema.load_state_dict(state["ema_" + name])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        step, spent = int(state["step"]), float(state["seconds"])
-        print(f"flux: resumed at step {step} after {spent / 60:.1f} min")
-    start = time.monotonic() - spent
+    step, spent = training.resume() if config.resume else (0, 0.0)
+    parts = (models[0], models[1], models[2])
 
-    def save_checkpoint() -> None:
-        state: dict[str, object] = {n: m.state_dict() for n, m in zip(names, models, strict=True)}
-        state.update({"ema_" + n: m.state_dict() for n, m in zip(names, emas, strict=True)})
-        state.update(
-            optimiser=optimiser.state_dict(),
-            generator=generator.get_state(),
-            torch_rng=torch.get_rng_state(),
-            step=step,
-            seconds=time.monotonic() - start,
-        )
-        save_atomic(state, checkpoint_path)
-
-    last_save, running = time.monotonic(), 0.0
-    progress = tqdm(desc="flux", unit="step", initial=step, mininterval=30.0, file=sys.stdout)
-    while time.monotonic() - start < config.minutes * 60.0:
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
+    def loss_at(step: int) -> torch.Tensor:
         if strips and step % config.regional_every == config.regional_every - 1:
             chosen = strips[int(torch.randint(0, len(strips), (1,), generator=generator))]
             index = torch.randint(0, chosen.latents.shape[0], (config.regional_batch,), generator=generator)
-            loss = strip_flow_loss(models, chosen.latents[index], chosen.ids[index], chosen.masks, generator)
-        else:
-            loss = plain_loss(config, step, (low, high), models, generator, uncond_ids)
-        optimiser.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-        optimiser.step()
-        decay = min(config.ema_decay, (1.0 + step) / (10.0 + step))
-        for ema, model in zip(emas, models, strict=True):
-            ema_update(ema, model, decay)
-        step += 1
-        running += loss.item()
-        progress.update(1)
-        if step % config.log_every == 0:
-            minutes = (time.monotonic() - start) / 60
-            progress.write(f"flux step {step} loss {running / config.log_every:.4f} ({minutes:.1f} min)")
-            running = 0.0
-        if time.monotonic() - last_save > config.checkpoint_seconds:
-            save_checkpoint()
-            last_save = time.monotonic()
-    progress.close()
-    save_checkpoint()
-    return emas
+            return strip_flow_loss(parts, chosen.latents[index], chosen.ids[index], chosen.masks, generator)
+        latents, ids = plain_batch(config, step, (low, high), generator, uncond_ids)
+        return flow_loss(parts, latents, ids, generator)
 
-
-def plain_loss(
-    config: FluxTrainConfig,
-    step: int,
-    sets: tuple[LatentSet, LatentSet],
-    models: tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module],
-    generator: torch.Generator,
-    uncond_ids: torch.Tensor,
-) -> torch.Tensor:
-    """A whole-caption step at 128 px or (every `high_res_every`) 256 px, with caption dropout."""
-    low, high = sets
-    high_res = step % config.high_res_every == config.high_res_every - 1
-    data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
-    index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
-    ids = data.ids[index].clone()
-    ids[torch.rand(batch, generator=generator) < config.caption_dropout] = uncond_ids
-    return flow_loss(models, data.latents[index], ids, generator)
+    return training.run(loss_at, step, spent, bar_seconds=30.0)
 
 
 def export(emas: Sequence[torch.nn.Module], out: Path) -> None:

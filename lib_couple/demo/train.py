@@ -49,15 +49,9 @@ from lib_couple.demo.model import (
 from lib_couple.demo.regional_training import TrainableRegions, strip_masks
 from lib_couple.demo.shapes import make_batch, make_strip_batch
 from lib_couple.demo.tokenizer import build_tokenizer
-from lib_couple.demo.train_common import (
-    LatentSet,
-    cosine_lr,
-    ema_update,
-    encode_dataset,
-    linear_warmup,
-    save_atomic,
-)
+from lib_couple.demo.train_common import LatentSet, cosine_lr, encode_dataset, plain_batch, save_atomic
 from lib_couple.demo.train_config import TrainConfig, parse_args
+from lib_couple.demo.train_loop import JointTraining
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 
 # (regions, columns) of the strip scenes for regional steps: the Basic layouts users draw most.
@@ -192,57 +186,29 @@ def train_unet(
     text_encoder = build_text_encoder().train()
     ema_unet = copy.deepcopy(unet).eval().requires_grad_(False)
     ema_text = copy.deepcopy(text_encoder).eval().requires_grad_(False)
-    parameters = list(unet.parameters()) + list(text_encoder.parameters())
-    optimiser = torch.optim.AdamW(parameters, lr=config.lr, betas=(0.9, 0.99), weight_decay=0.01)
-    generator = torch.Generator().manual_seed(config.seed)
-    scheduler = build_scheduler()
-    uncond_ids = tokenize(build_tokenizer(), [""])[0]
-    step, spent = 0, 0.0
-    checkpoint_path = config.work_dir / "unet_checkpoint.pt"
     if config.init_from is not None:
         for module, name in ((unet, UNET_FILE), (text_encoder, TEXT_ENCODER_FILE)):
             module.load_state_dict(load_file(str(config.init_from / name)))
         ema_unet.load_state_dict(unet.state_dict())
         ema_text.load_state_dict(text_encoder.state_dict())
-    if config.resume and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, weights_only=False)
-        unet.load_state_dict(state["unet"])
-        text_encoder.load_state_dict(state["text_encoder"])
-        ema_unet.load_state_dict(state["ema_unet"])
-        ema_text.load_state_dict(state["ema_text_encoder"])
-        optimiser.load_state_dict(state["optimiser"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        step, spent = int(state["step"]), float(state["seconds"])
-        print(f"unet: resumed at step {step} after {spent / 60:.1f} min")
+    training = JointTraining(
+        "unet",
+        ("unet", "text_encoder"),
+        (unet, text_encoder),
+        (ema_unet, ema_text),
+        config,
+        config.work_dir / "unet_checkpoint.pt",
+    )
+    generator = training.generator
+    scheduler = build_scheduler()
+    uncond_ids = tokenize(build_tokenizer(), [""])[0]
+    step, spent = training.resume() if config.resume else (0, 0.0)
 
-    def save_checkpoint() -> None:
-        save_atomic(
-            {
-                "unet": unet.state_dict(),
-                "text_encoder": text_encoder.state_dict(),
-                "ema_unet": ema_unet.state_dict(),
-                "ema_text_encoder": ema_text.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "generator": generator.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "step": step,
-                "seconds": time.monotonic() - start,
-            },
-            checkpoint_path,
-        )
-
-    start = time.monotonic() - spent
-    last_save = time.monotonic()
-    running = 0.0
-    progress = tqdm(desc="unet", unit="step", initial=step, mininterval=20.0, file=sys.stdout)
-    while time.monotonic() - start < config.minutes * 60.0:
-        for group in optimiser.param_groups:
-            group["lr"] = config.lr * linear_warmup(step, config.warmup_steps)
+    def loss_at(step: int) -> torch.Tensor:
         if strips and step % config.regional_every == config.regional_every - 1:
             chosen = strips[int(torch.randint(0, len(strips), (1,), generator=generator))]
             index = torch.randint(0, chosen.latents.shape[0], (config.high_res_batch,), generator=generator)
-            loss = diffusion_loss(
+            return diffusion_loss(
                 unet,
                 text_encoder,
                 scheduler,
@@ -251,54 +217,11 @@ def train_unet(
                 generator,
                 chosen.masks,
             )
-        else:
-            loss = plain_step_loss(
-                config, step, (low, high), unet, text_encoder, scheduler, generator, uncond_ids
-            )
-        optimiser.zero_grad(set_to_none=True)
-        torch.autograd.backward(loss)
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-        optimiser.step()
-        # Short EMA warm-up so early checkpoints are not dominated by the random init.
-        decay = min(config.ema_decay, (1.0 + step) / (10.0 + step))
-        ema_update(ema_unet, unet, decay)
-        ema_update(ema_text, text_encoder, decay)
-        step += 1
-        running += loss.item()
-        progress.update(1)
-        if step % config.log_every == 0:
-            progress.write(
-                f"unet step {step} loss {running / config.log_every:.4f} "
-                f"({(time.monotonic() - start) / 60:.1f} min)"
-            )
-            running = 0.0
-        if time.monotonic() - last_save > config.checkpoint_seconds:
-            save_checkpoint()
-            last_save = time.monotonic()
-    progress.close()
-    save_checkpoint()
+        latents, ids = plain_batch(config, step, (low, high), generator, uncond_ids)
+        return diffusion_loss(unet, text_encoder, scheduler, latents, ids, generator)
+
+    training.run(loss_at, step, spent, bar_seconds=20.0)
     return ema_unet, ema_text
-
-
-def plain_step_loss(
-    config: TrainConfig,
-    step: int,
-    sets: tuple[LatentSet, LatentSet],
-    unet: torch.nn.Module,
-    text_encoder: torch.nn.Module,
-    scheduler: DDIMScheduler,
-    generator: torch.Generator,
-    uncond_ids: torch.Tensor,
-) -> torch.Tensor:
-    """A whole-caption step at 128 px or (every `high_res_every`) 256 px, with caption dropout."""
-    low, high = sets
-    high_res = step % config.high_res_every == config.high_res_every - 1
-    data, batch = (high, config.high_res_batch) if high_res else (low, config.batch)
-    index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
-    ids = data.ids[index].clone()
-    dropped = torch.rand(batch, generator=generator) < config.caption_dropout
-    ids[dropped] = uncond_ids
-    return diffusion_loss(unet, text_encoder, scheduler, data.latents[index], ids, generator)
 
 
 def export_checkpoint(config: TrainConfig) -> None:

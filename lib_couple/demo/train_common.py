@@ -1,4 +1,5 @@
-"""What both demo trainers share: schedules, the EMA, atomic checkpoints and the encoded scenes."""
+"""What both demo trainers share: schedules, the EMA, atomic checkpoints, the encoded scenes and
+their plain batches (the joint training loop is `train_loop.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from diffusers import AutoencoderTiny
@@ -23,6 +25,37 @@ class LatentSet:
 
     latents: torch.Tensor
     ids: torch.Tensor
+
+
+class BatchSettings(Protocol):
+    """What `plain_batch` reads of a trainer's settings (`TrainConfig`, `FluxTrainConfig`)."""
+
+    @property
+    def batch(self) -> int: ...
+    @property
+    def high_res_batch(self) -> int: ...
+    @property
+    def high_res_every(self) -> int: ...
+    @property
+    def caption_dropout(self) -> float: ...
+
+
+def plain_batch(
+    settings: BatchSettings,
+    step: int,
+    sets: tuple[LatentSet, LatentSet],
+    generator: torch.Generator,
+    uncond_ids: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A whole-caption batch at 128 px or (every `high_res_every`) 256 px, with caption dropout:
+    latents and ids, a `caption_dropout` share of the captions replaced by the empty one's."""
+    low, high = sets
+    high_res = step % settings.high_res_every == settings.high_res_every - 1
+    data, batch = (high, settings.high_res_batch) if high_res else (low, settings.batch)
+    index = torch.randint(0, data.latents.shape[0], (batch,), generator=generator)
+    ids = data.ids[index].clone()
+    ids[torch.rand(batch, generator=generator) < settings.caption_dropout] = uncond_ids
+    return data.latents[index], ids
 
 
 def linear_warmup(step: int, warmup: int) -> float:

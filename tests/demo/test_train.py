@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from lib_couple.demo.model import (
     write_untrained_weights,
 )
 from lib_couple.demo.train import main
-from lib_couple.demo.train_common import cosine_lr, linear_warmup
+from lib_couple.demo.train_common import LatentSet, cosine_lr, linear_warmup, plain_batch
+from lib_couple.demo.train_config import TrainConfig
 
 TINY = ["--low-res-count", "8", "--high-res-count", "8", "--threads", "1"]
 
@@ -41,6 +43,23 @@ def test_cosine_decays_from_base_to_floor(a: float, b: float) -> None:
     assert cosine_lr(1.0, low) >= cosine_lr(1.0, high)
     assert cosine_lr(1.0, 0.0) == pytest.approx(1.0)
     assert cosine_lr(1.0, 1.0) == pytest.approx(0.05)
+
+
+@given(step=st.integers(0, 50), every=st.integers(1, 5), dropout=st.sampled_from([0.0, 1.0]))
+def test_plain_batches_take_their_size_from_the_step_and_drop_captions(
+    step: int, every: int, dropout: float
+) -> None:
+    low = LatentSet(torch.zeros(5, 4, 16, 16), torch.full((5, 77), 3))
+    high = LatentSet(torch.ones(5, 4, 32, 32), torch.full((5, 77), 4))
+    config = TrainConfig(Path("out"), Path("work"), 1.0, 1.0, False, batch=3, high_res_batch=2)
+    config = dataclasses.replace(config, high_res_every=every, caption_dropout=dropout)
+    generator = torch.Generator().manual_seed(step)
+    latents, ids = plain_batch(config, step, (low, high), generator, torch.full((77,), 9))
+    high_res = (step + 1) % every == 0
+    assert latents.shape == ((2, 4, 32, 32) if high_res else (3, 4, 16, 16))
+    assert bool((ids == (9 if dropout else 4 if high_res else 3)).all())
+    assert bool((low.ids == 3).all())  # the sets keep their captions
+    assert bool((high.ids == 4).all())
 
 
 def test_a_resumed_run_continues_from_the_checkpoint(
