@@ -27,9 +27,24 @@ class LatentSet:
     ids: torch.Tensor
 
 
-class BatchSettings(Protocol):
-    """What `plain_batch` reads of a trainer's settings (`TrainConfig`, `FluxTrainConfig`)."""
+class JointSettings(Protocol):
+    """What the joint stage (`plain_batch`, `train_loop.JointTraining`) reads of a trainer's
+    settings: `TrainConfig`'s and `FluxTrainConfig`'s fields of these names."""
 
+    @property
+    def minutes(self) -> float: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def ema_decay(self) -> float: ...
+    @property
+    def log_every(self) -> int: ...
+    @property
+    def checkpoint_seconds(self) -> float: ...
     @property
     def batch(self) -> int: ...
     @property
@@ -41,7 +56,7 @@ class BatchSettings(Protocol):
 
 
 def plain_batch(
-    settings: BatchSettings,
+    settings: JointSettings,
     step: int,
     sets: tuple[LatentSet, LatentSet],
     generator: torch.Generator,

@@ -14,31 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import torch
 from tqdm import tqdm
 
-from lib_couple.demo.train_common import ema_update, linear_warmup, save_atomic
-
-
-class LoopSettings(Protocol):
-    """What the loop reads of a trainer's settings (`TrainConfig`, `FluxTrainConfig`)."""
-
-    @property
-    def minutes(self) -> float: ...
-    @property
-    def seed(self) -> int: ...
-    @property
-    def lr(self) -> float: ...
-    @property
-    def warmup_steps(self) -> int: ...
-    @property
-    def ema_decay(self) -> float: ...
-    @property
-    def log_every(self) -> int: ...
-    @property
-    def checkpoint_seconds(self) -> float: ...
+from lib_couple.demo.train_common import JointSettings, ema_update, linear_warmup, save_atomic
 
 
 @dataclass
@@ -49,7 +29,7 @@ class JointTraining:
     names: tuple[str, ...]
     models: tuple[torch.nn.Module, ...]
     emas: tuple[torch.nn.Module, ...]
-    settings: LoopSettings
+    settings: JointSettings
     checkpoint_path: Path
     parameters: list[torch.nn.Parameter] = field(init=False)
     optimiser: torch.optim.AdamW = field(init=False)
