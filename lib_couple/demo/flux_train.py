@@ -39,8 +39,12 @@ from lib_couple.demo.model import VAE_FILE, WEIGHTS_DIR, load_demo_pipeline, nor
 from lib_couple.demo.tokenizer import build_tokenizer
 from lib_couple.demo.train import RegionalSet, encode_strip_sets
 from lib_couple.demo.train_common import LatentSet, encode_dataset, plain_batch, save_atomic
-from lib_couple.demo.train_loop import JointTraining
+from lib_couple.demo.train_loop import JointTraining, read_emas
 from lib_couple.walk.flux import transformer_inputs
+
+# The joint stage's checkpoint in `--work-dir` and its models' names there (`train_loop.py`).
+FLUX_CHECKPOINT = "flux_checkpoint.pt"
+JOINT_NAMES = ("transformer", "t5", "clip")
 
 
 @dataclass(frozen=True)
@@ -144,9 +148,7 @@ def train(
     torch.manual_seed(config.seed)
     models = tuple(m.train() for m in initial_models(config))
     emas = tuple(copy.deepcopy(m).eval().requires_grad_(False) for m in models)
-    training = JointTraining(
-        "flux", ("transformer", "t5", "clip"), models, emas, config, config.work_dir / "flux_checkpoint.pt"
-    )
+    training = JointTraining("flux", JOINT_NAMES, models, emas, config, config.work_dir / FLUX_CHECKPOINT)
     generator = training.generator
     uncond_ids = tokenize_sequence(build_tokenizer(), [""])[0]
     step, spent = training.resume() if config.resume else (0, 0.0)
@@ -171,12 +173,10 @@ def export(emas: Sequence[torch.nn.Module], out: Path) -> None:
 
 def export_checkpoint(config: FluxTrainConfig) -> None:
     """The EMA weights of the last checkpoint, without training."""
-    state = torch.load(config.work_dir / "flux_checkpoint.pt", weights_only=False)
     models = (build_transformer(), build_t5(), build_text_encoder())
-    for name, model in zip(("transformer", "t5", "clip"), models, strict=True):
-        model.load_state_dict(state["ema_" + name])
+    step, seconds = read_emas(config.work_dir / FLUX_CHECKPOINT, JOINT_NAMES, models)
     export(models, config.out)
-    print(f"exported step {state['step']} ({state['seconds'] / 60:.1f} min)")
+    print(f"exported step {step} ({seconds / 60:.1f} min)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -51,11 +51,14 @@ from lib_couple.demo.shapes import make_batch, make_strip_batch
 from lib_couple.demo.tokenizer import build_tokenizer
 from lib_couple.demo.train_common import LatentSet, cosine_lr, encode_dataset, plain_batch, save_atomic
 from lib_couple.demo.train_config import TrainConfig, parse_args
-from lib_couple.demo.train_loop import JointTraining
+from lib_couple.demo.train_loop import JointTraining, read_emas
 from lib_couple.hosts.diffusers_host import DiffusersCouple
 
 # (regions, columns) of the strip scenes for regional steps: the Basic layouts users draw most.
 STRIP_LAYOUTS: tuple[tuple[int, bool], ...] = ((2, True), (2, False), (3, True), (3, False))
+# The joint stage's checkpoint in `--work-dir` and its models' names there (`train_loop.py`).
+UNET_CHECKPOINT = "unet_checkpoint.pt"
+JOINT_NAMES = ("unet", "text_encoder")
 
 
 @dataclass(frozen=True)
@@ -193,11 +196,11 @@ def train_unet(
         ema_text.load_state_dict(text_encoder.state_dict())
     training = JointTraining(
         "unet",
-        ("unet", "text_encoder"),
+        JOINT_NAMES,
         (unet, text_encoder),
         (ema_unet, ema_text),
         config,
-        config.work_dir / "unet_checkpoint.pt",
+        config.work_dir / UNET_CHECKPOINT,
     )
     generator = training.generator
     scheduler = build_scheduler()
@@ -233,13 +236,11 @@ def export_checkpoint(config: TrainConfig) -> None:
         vae = build_vae(float(state["scaling_factor"]), float(state["shift_factor"]))
         vae.load_state_dict(torch.load(config.work_dir / "vae_checkpoint.pt", weights_only=False)["vae"])
     save_vae(vae, config.out / VAE_FILE)
-    checkpoint = torch.load(config.work_dir / "unet_checkpoint.pt", weights_only=False)
     unet, text_encoder = build_unet(), build_text_encoder()
-    unet.load_state_dict(checkpoint["ema_unet"])
-    text_encoder.load_state_dict(checkpoint["ema_text_encoder"])
+    step, seconds = read_emas(config.work_dir / UNET_CHECKPOINT, JOINT_NAMES, (unet, text_encoder))
     save_module(unet, config.out / UNET_FILE)
     save_module(text_encoder, config.out / TEXT_ENCODER_FILE)
-    print(f"exported step {checkpoint['step']} ({checkpoint['seconds'] / 60:.1f} min) to {config.out}")
+    print(f"exported step {step} ({seconds / 60:.1f} min) to {config.out}")
 
 
 def initial_vae(config: TrainConfig) -> tuple[AutoencoderTiny, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,3 +104,12 @@ class JointTraining:
         progress.close()
         self.save(step, time.monotonic() - start)
         return self.emas
+
+
+def read_emas(path: Path, names: Sequence[str], models: Sequence[torch.nn.Module]) -> tuple[int, float]:
+    """Load the EMA weights of the checkpoint at `path` (its `ema_<name>`) into `models`, without
+    training; the checkpoint's step and seconds."""
+    state = torch.load(path, weights_only=False)
+    for name, model in zip(names, models, strict=True):
+        model.load_state_dict(state["ema_" + name])
+    return int(state["step"]), float(state["seconds"])

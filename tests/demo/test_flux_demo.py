@@ -11,13 +11,17 @@ from diffusers.models.attention_processor import FluxAttnProcessor2_0
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from safetensors.torch import load_file
 
 from bench.flux_demo import measure
 from lib_couple.cli import EXIT_USAGE, main
 from lib_couple.demo.evaluate import analyse_image, generate_flux
 from lib_couple.demo.flux_model import (
+    CLIP_FILE,
     FLUX_WEIGHT_FILES,
     FLUX_WEIGHTS_DIR,
+    T5_FILE,
+    TRANSFORMER_FILE,
     FluxDemo,
     build_t5,
     build_transformer,
@@ -33,7 +37,7 @@ from lib_couple.demo.flux_sampling import (
     sample_flux,
     unpack_latents,
 )
-from lib_couple.demo.flux_train import FluxTrainConfig, train
+from lib_couple.demo.flux_train import FluxTrainConfig, export_checkpoint, train
 from lib_couple.demo.shapes import Colour
 from lib_couple.demo.train_common import LatentSet
 from lib_couple.walk.flux import pack_latents
@@ -137,6 +141,24 @@ def test_a_resumed_run_continues_from_the_checkpoint(
     train(FluxTrainConfig(tmp_path, tmp_path, 0.03, True, batch=4, high_res_batch=2, log_every=1), data, data)
     assert f"flux: resumed at step {first}" in capsys.readouterr().out
     assert int(torch.load(tmp_path / "flux_checkpoint.pt", weights_only=False)["step"]) > first
+
+
+def test_export_only_writes_the_ema_weights_of_the_last_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = LatentSet(torch.randn(8, 4, 8, 8), torch.ones(8, 32, dtype=torch.long))
+    config = FluxTrainConfig(tmp_path / "out", tmp_path, 0.01, False, batch=4, high_res_batch=2)
+    emas = train(config, data, data)
+    step = int(torch.load(tmp_path / "flux_checkpoint.pt", weights_only=False)["step"])
+    export_checkpoint(config)
+    assert f"exported step {step} " in capsys.readouterr().out
+    for ema, name in zip(emas, (TRANSFORMER_FILE, T5_FILE, CLIP_FILE), strict=True):
+        written = load_file(str(tmp_path / "out" / name))
+        expected = {
+            k: v.to(torch.float16) if v.is_floating_point() else v for k, v in ema.state_dict().items()
+        }
+        assert written.keys() == expected.keys()
+        assert all(torch.equal(written[k], expected[k]) for k in expected)
 
 
 def test_untrained_weights_load_in_the_shipped_layout(tmp_path: Path) -> None:
