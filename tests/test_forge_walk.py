@@ -72,9 +72,10 @@ def test_every_frame_samples_the_walked_conditioning_and_noise_not_the_prompt_ca
         # cache would answer with one cond: theirs differ.
         assert model.samples[0].prompt == model.samples[1].prompt == "a red apple"
         assert not same(model.samples[0].cond, model.samples[1].cond)
-        assert forge.shared.state.jobs == ["latent walk"]
-        assert forge.shared.state.job_count == 5
-        assert forge.shared.state.ended == 1
+        assert forge.shared.state.jobs == ["latent walk"] * 5  # a Forge job per frame
+        assert forge.shared.state.job_count == 5  # ... placed in one progress bar
+        assert forge.shared.state.job_no == 4
+        assert forge.shared.state.ended == 5
         assert forge.reloads == [1]  # the checkpoint is loaded before the walk reads its kind
 
 
@@ -116,7 +117,7 @@ def test_stop_drops_the_interrupted_frame_and_saves_nothing(tmp_path: Path) -> N
         assert len(updates[-1][0]) == 2  # the third frame was being sampled: dropped
         assert updates[-1][2] is None
         assert list(tmp_path.iterdir()) == []
-        assert forge.shared.state.ended == 1
+        assert forge.shared.state.ended == 3  # each frame's job ended, the stopped one too
 
 
 def test_a_walk_run_again_samples_nothing() -> None:

@@ -100,12 +100,14 @@ class WalkState:
     def __init__(self) -> None:
         self.interrupted = False
         self.job_count = -1
+        self.job_no = 0
         self.jobs: list[str] = []
         self.ended = 0
 
     def begin(self, job: str = "(unknown)") -> None:
         self.interrupted = False
         self.job_count = -1
+        self.job_no = 0
         self.jobs.append(job)
 
     def end(self) -> None:

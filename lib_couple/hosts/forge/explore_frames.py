@@ -104,14 +104,9 @@ class ForgeExplorePad:
         frame = self.cache.get(key)
         if frame is not None:
             return frame
-        job = self._job(point)
-        self.services.begin(1)
-        try:
-            frame = self.services.render(job, wanted)
-            if frame is None or self.services.interrupted():
-                return None  # a partial frame is dropped
-        finally:
-            self.services.end()
+        frame = self.services.render(self._job(point), wanted)
+        if frame is None:
+            return None  # a partial frame is dropped
         self.cache.put(key, frame)
         return frame
 

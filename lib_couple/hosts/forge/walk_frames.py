@@ -60,16 +60,13 @@ class WalkServices(Protocol):
         """The prompt's conditioning from the loaded model, without a batch dimension's copies."""
         ...
 
-    def render(self, job: FrameJob, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
-        """Sample one frame; None when it was interrupted (the frame is dropped), or when
-        `wanted()` is False once Forge's queue is held (nothing sampled)."""
+    def render(
+        self, job: FrameJob, wanted: Callable[[], bool] | None = None, frame: int = 0, frames: int = 1
+    ) -> Image.Image | None:
+        """Sample one frame as its own Forge job (frame `frame` of `frames`, for the progress
+        bar); None when it was interrupted (the frame is dropped), or when `wanted()` is False
+        once Forge's queue is held (nothing sampled)."""
         ...
-
-    def begin(self, frames: int) -> None: ...
-
-    def end(self) -> None: ...
-
-    def interrupted(self) -> bool: ...
 
 
 def walk_tags(prompts: Sequence[str]) -> str:
@@ -136,15 +133,17 @@ class ForgeWalk:
     def cached(self, position: float) -> Image.Image | None:
         return self.cache.get(frame_cache_key(self.identity, self.plan, self.settings, position))
 
-    def frame(self, position: float) -> Image.Image | None:
-        """The frame at `position`: from the cache, or sampled; None when Stop interrupted it."""
+    def frame(self, position: float, index: int = 0, frames: int = 1) -> Image.Image | None:
+        """The frame at `position` (frame `index` of `frames`): from the cache, or sampled; None
+        when Stop interrupted it (the partial frame is dropped)."""
         key = frame_cache_key(self.identity, self.plan, self.settings, position)
         frame = self.cache.get(key)
         if frame is not None:
             return frame
-        frame = self.services.render(_job(self.explorer, position, self.tags, self.settings))
-        if frame is None or self.services.interrupted():
-            return None  # the interrupted frame is partial, so it is dropped
+        job = _job(self.explorer, position, self.tags, self.settings)
+        frame = self.services.render(job, frame=index, frames=frames)
+        if frame is None:
+            return None
         self.cache.put(key, frame)
         return frame
 
@@ -153,11 +152,7 @@ class ForgeWalkPad(ForgeWalk):
     """A walk explored one frame at a time (the tab's pad): each frame is its own Forge job."""
 
     def render(self, position: float) -> Image.Image | None:
-        self.services.begin(1)
-        try:
-            return self.frame(position)
-        finally:
-            self.services.end()
+        return self.frame(position)
 
 
 def forge_walk_pad(
@@ -176,18 +171,14 @@ def forge_walk_frames(
     def frames(
         plan: WalkPlan, settings: WalkSettings, report: ProgressReport | None = None
     ) -> Iterator[Image.Image]:
-        del report  # Forge's own progress bar follows its sampling (services.begin)
+        del report  # Forge's own progress bar follows its sampling (each frame's job)
         walk = ForgeWalk(services, frame_cache, plan, settings)
         positions = plan.positions()
-        services.begin(len(positions))
-        try:
-            for position in positions:
-                frame = walk.frame(position)
-                if frame is None:
-                    return
-                yield frame
-        finally:
-            services.end()
+        for index, position in enumerate(positions):
+            frame = walk.frame(position, index, len(positions))
+            if frame is None:
+                return
+            yield frame
 
     return frames
 

@@ -26,6 +26,7 @@ from lib_couple.walk.interpolate import Architecture, Conditioning
 from lib_couple.walk.plan import WalkSettings
 
 logger = logging.getLogger("forge_couple")
+WALK_JOB = "latent walk"
 
 
 def walk_architecture(sd_model: Any) -> Architecture | None:
@@ -106,13 +107,25 @@ class ForgeWalkServices:
         tensor: torch.Tensor = cond.clone()
         return tensor
 
-    def render(self, job: FrameJob, wanted: Callable[[], bool] | None = None) -> Image.Image | None:
+    def render(
+        self, job: FrameJob, wanted: Callable[[], bool] | None = None, frame: int = 0, frames: int = 1
+    ) -> Image.Image | None:
+        """One frame as its own Forge job, frame `frame` of a walk of `frames` (Forge's progress
+        bar spans the walk). Forge's state is begun and ended inside the queue lock, as txt2img's
+        is: a generation holding the queue meanwhile keeps its state (and its Stop)."""
+        from modules import shared
         from modules.call_queue import queue_lock
 
         with queue_lock:
             if wanted is not None and not wanted():
                 return None  # superseded while it waited for the queue
-            return self.render_in_queue(job)
+            shared.state.begin(job=WALK_JOB)
+            shared.state.job_count = frames
+            shared.state.job_no = frame  # Forge's processing counts it on (nextjob)
+            try:
+                return self.render_in_queue(job)
+            finally:
+                shared.state.end()
 
     def render_in_queue(self, job: FrameJob) -> Image.Image | None:
         """`render` for a caller that holds the queue lock already (the explorer's pre-render)."""
@@ -145,22 +158,6 @@ class ForgeWalkServices:
         if processed.infotexts:
             image.info["parameters"] = f"{processed.infotexts[0]}, Latent walk position: {job.position:.4f}"
         return image
-
-    def begin(self, frames: int) -> None:
-        from modules import shared
-
-        shared.state.begin(job="latent walk")
-        shared.state.job_count = frames
-
-    def end(self) -> None:
-        from modules import shared
-
-        shared.state.end()
-
-    def interrupted(self) -> bool:
-        from modules import shared
-
-        return bool(shared.state.interrupted)
 
 
 def _output_root() -> Path:
