@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 from tqdm import tqdm
 
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
+from lib_couple.demo.block_stop import SamplingStopped, stop_checked
 from lib_couple.demo.model import DemoComponents
 
 # (latents [2B, C, h, w], timestep [], context [2B, T, D]) -> v-prediction [2B, C, h, w]
@@ -96,6 +98,7 @@ def sample(
     init_latents: torch.Tensor | None = None,
     strength: float = 1.0,
     on_step: StepCallback | None = None,
+    stop_within_step: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     """Normalised latents [B, 4, height/8, width/8] for `cond` [B, T, D]; decode with `decode_latents`.
 
@@ -103,6 +106,8 @@ def sample(
     With `init_latents` (img2img) the noise is added to them at the step `strength` starts from,
     and only the remaining steps run. `on_step` answering True ends the sampling there (Interrupt,
     Skip, a cancelled request): the latents of the steps done so far come back.
+    `stop_within_step` is also asked between the UNet's blocks, for this sampling only (the
+    explorer's background frames): True abandons the step in progress, with the same result.
     """
     unet = components.unet
     batch = cond.shape[0]
@@ -129,12 +134,19 @@ def sample(
     total = steps - start
     if on_step is not None and on_step(0, total):
         return latents
-    for index in tqdm(range(start, steps), desc="demo sampling", disable=not progress):
-        t = timesteps[index]
-        v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
-        uncond_v, cond_v = v.chunk(2)
-        alpha_prev = alphas[timesteps[index + 1]] if index + 1 < steps else 1.0
-        latents = ddim_step_v(latents, guided(uncond_v, cond_v, cfg), alphas[t], alpha_prev)
-        if on_step is not None and on_step(index + 1 - start, total):
-            break
+    checked: AbstractContextManager[None] = nullcontext()
+    if stop_within_step is not None:
+        checked = stop_checked(unet, stop_within_step)
+    with checked:
+        for index in tqdm(range(start, steps), desc="demo sampling", disable=not progress):
+            t = timesteps[index]
+            try:
+                v = predict(torch.cat([latents, latents]), torch.tensor(t, device=unet.device), context)
+            except SamplingStopped:
+                break  # the step in progress is dropped: the latents stay those of the steps done
+            uncond_v, cond_v = v.chunk(2)
+            alpha_prev = alphas[timesteps[index + 1]] if index + 1 < steps else 1.0
+            latents = ddim_step_v(latents, guided(uncond_v, cond_v, cfg), alphas[t], alpha_prev)
+            if on_step is not None and on_step(index + 1 - start, total):
+                break
     return latents

@@ -165,6 +165,7 @@ def _sample(
     noise: torch.Tensor,
     settings: WalkSettings,
     control: StepControl | None,
+    stop_within_step: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
     return sample(
         model,
@@ -178,6 +179,7 @@ def _sample(
         progress=False,
         latents=noise,
         on_step=None if control is None else control.on_step,
+        stop_within_step=stop_within_step,
     )
 
 
@@ -285,12 +287,17 @@ class DemoExplorePad:
     def cancel_ahead(self) -> None:
         self.ahead.cancel()
 
+    # False: a background frame stops only between sampling steps (bench/ahead_yield.py compares)
+    stop_within_step = True
+
     def _render_ahead(self, point: PadPoint, control: StepControl) -> Image.Image | None:
         cond, noise, _ = self._latents(point)
+        stop = (lambda: control.interrupted) if self.stop_within_step else None
         with holding_in_background(self.model.unet, self.ahead.cancel, lambda: not control.cancelled) as held:
             if not held:
                 return None
-            latents = _sample(self.model, cond, noise, self.settings, control)
+            # a real request cancels it: the UNet block in progress is its last
+            latents = _sample(self.model, cond, noise, self.settings, control, stop)
         if control.interrupted:
             return None  # a real request took the model: the partial frame is dropped
         return to_pil(decode_latents(self.model, latents))
