@@ -56,4 +56,4 @@ def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
 
 script_callbacks.on_ui_tabs(_walk_tab)
 # every sampling step: a pre-render frame stops at the next one when a real task queues
-script_callbacks.on_cfg_denoiser(ahead_queue.step_check)
+ahead_queue.register_step_checks()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import types
 
+import pytest
 import torch
 
 from lib_couple.hosts.forge import ahead_queue
@@ -73,7 +74,7 @@ def ahead_pad(forge: types.SimpleNamespace, steps: int = 4) -> ForgeExplorePad:
     """A pad that renders ahead through the fake Forge queue, its step check registered as the
     walk script registers it."""
     services = ForgeWalkServices()
-    forge.denoiser_callbacks.append(ahead_queue.step_check)
+    ahead_queue.register_step_checks()
     settings = WalkSettings(64, 64, steps, 5.0, "blurry", "Euler")
     return ForgeExplorePad(services, FrameCache(), new_state(), settings, ForgeAheadQueue(services))
 
@@ -137,6 +138,25 @@ def test_a_queued_txt2img_stops_the_pre_render_within_a_step_and_then_runs() -> 
         assert forge.model.steps_run == 2 + 4  # the user's generation sampled every step
         assert forge.shared.state.jobs[-1] == "task(user)"
         assert not forge.shared.state.interrupted
+
+
+@pytest.mark.parametrize("hook", ["on_step", "on_model"])
+def test_a_txt2img_queued_at_any_point_of_a_step_waits_for_that_step_only(hook: str) -> None:
+    """Queued as a step starts, or while its model call runs (where Forge's own check and the
+    cfg-denoiser callback are behind it): the pre-render ends with that step."""
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+
+        def user_queues(step: int) -> None:
+            if step == 1:
+                forge.progress.pending_tasks["task(user)"] = 0.0
+
+        setattr(forge.model, hook, user_queues)
+        run_ahead(pad)
+        assert forge.model.steps_run == 2  # steps 0 and 1, the one the task came in
+        assert all(pad.cached(point) is None for point in neighbours(pad))
+        assert not forge.shared.state.interrupted
+        assert not forge.queue_lock.locked()
 
 
 def test_stop_ends_the_pre_render_and_stays_the_users() -> None:

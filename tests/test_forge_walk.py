@@ -222,8 +222,9 @@ def test_the_tab_registers_with_txt2img_defaults_and_send_buttons(tmp_path: Path
     with fake_forge_walk(tmp=tmp_path) as forge:
         load_walk_script()
         assert len(forge.tabs) == 1
-        # the explorer's pre-render watches every sampling step
+        # the explorer's pre-render watches every sampling step, before and after its model call
         assert [c.__name__ for c in forge.denoiser_callbacks] == ["step_check"]
+        assert [c.__name__ for c in forge.after_cfg_callbacks] == ["step_check"]
         [(blocks, title, elem_id)] = forge.tabs[0]()
         assert isinstance(blocks, gr.Blocks)
         assert (title, elem_id) == ("Latent Walk", "forge_couple_latent_walk")

@@ -72,6 +72,7 @@ class WalkModel:
         self.samples: list[Sampled] = []
         self.on_sample: Callable[[int], None] = lambda index: None
         self.on_step: Callable[[int], None] = lambda step: None  # before each step's denoiser
+        self.on_model: Callable[[int], None] = lambda step: None  # during each step's model call
         self.steps_run = 0
 
     def get_learned_conditioning(self, texts: list[str]) -> Any:
@@ -207,13 +208,17 @@ class StableDiffusionProcessingTxt2Img:
         model.on_sample(len(model.samples))
         state = sys.modules["modules.shared"].state
         callbacks = sys.modules["modules.script_callbacks"]
-        for step in range(self.steps):
+        for step in range(self.steps):  # Forge's CFGDenoiser.forward, in its order
             model.on_step(step)
             if state.interrupted:
                 break  # Forge's denoiser raises at the step's start; sampling keeps what it has
+            params = types.SimpleNamespace(sampling_step=step, total_sampling_steps=self.steps)
             for callback in callbacks.cfg_denoiser_callbacks:
-                callback(types.SimpleNamespace(sampling_step=step, total_sampling_steps=self.steps))
+                callback(params)
+            model.on_model(step)  # the model's call, the bulk of the step
             model.steps_run += 1
+            for callback in callbacks.cfg_after_cfg_callbacks:
+                callback(params)
         crossattn = cond if isinstance(cond, torch.Tensor) else cond["crossattn"]
         return x + crossattn.mean()  # depends on both, so frames differ as their inputs do
 
@@ -278,6 +283,9 @@ def fake_forge_walk(
         denoiser_callbacks: list[Callable[[Any], None]] = []
         script_callbacks.cfg_denoiser_callbacks = denoiser_callbacks  # type: ignore[attr-defined]
         script_callbacks.on_cfg_denoiser = denoiser_callbacks.append  # type: ignore[attr-defined]
+        after_cfg_callbacks: list[Callable[[Any], None]] = []
+        script_callbacks.cfg_after_cfg_callbacks = after_cfg_callbacks  # type: ignore[attr-defined]
+        script_callbacks.on_cfg_after_cfg = after_cfg_callbacks.append  # type: ignore[attr-defined]
         progress = types.ModuleType("modules.progress")
         progress.pending_tasks = {}  # type: ignore[attr-defined]
         progress.current_task = None  # type: ignore[attr-defined]
@@ -311,6 +319,7 @@ def fake_forge_walk(
                     progress=progress,
                     queue_lock=call_queue.queue_lock,
                     denoiser_callbacks=denoiser_callbacks,
+                    after_cfg_callbacks=after_cfg_callbacks,
                 )
             finally:
                 walk_host.walk_processing_class.cache_clear()

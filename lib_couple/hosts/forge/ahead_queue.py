@@ -3,9 +3,10 @@ out of the way of any real request.
 
 Forge's `wrap_gradio_gpu_call` registers a txt2img (or img2img) task in `progress.pending_tasks`
 before it waits for `queue_lock` (FORGE_FACTS), so a pre-render that looks there before each
-frame and at every sampling step (`step_check`, Forge's cfg-denoiser callback) sees the user's
-generation coming, stops its sampler within a step through `shared.state.interrupted`, and lets
-the lock go. The flag is cleared again if the pre-render set it; a Stop the user pressed is left
+frame and around every model call of its sampling (`step_check`, on Forge's cfg-denoiser and
+after-cfg callbacks) sees the user's generation coming, stops its sampler at the end of the step
+in progress through `shared.state.interrupted` (Forge's denoiser raises at a step's start), and
+lets the lock go. The flag is cleared again if the pre-render set it; a Stop the user pressed is left
 as Forge leaves it after any interrupted job.
 """
 
@@ -72,9 +73,19 @@ class ForgeAheadQueue:
                 shared.state.end()
 
 
+def register_step_checks() -> None:
+    """`step_check` before and after each model call of every sampling: Forge's denoiser checks
+    its interrupt flag at a step's start, before the cfg-denoiser callback, so that callback
+    alone would let a task queued during a model call wait for one whole step more."""
+    from modules import script_callbacks
+
+    script_callbacks.on_cfg_denoiser(step_check)
+    script_callbacks.on_cfg_after_cfg(step_check)
+
+
 def step_check(params: Any = None) -> None:
-    """Forge's cfg-denoiser callback (every step of every sampling): while a pre-render frame
-    samples, a queued task or a cancelled job stops it at the next step."""
+    """Forge's cfg-denoiser and after-cfg callback: while a pre-render frame samples, a queued
+    task or a cancelled job stops it at the next step's start."""
     from modules import progress, shared
 
     with _guard:
