@@ -1,23 +1,29 @@
 """What the explorer's render-ahead costs a real generation that starts while it samples, on the
 demo model (the app's path), measured side by side in one run.
 
-    OMP_NUM_THREADS=1 python -m bench.ahead_yield [--rounds 5] [--size 128] [--steps 12]
+    OMP_NUM_THREADS=1 python -m bench.ahead_yield [--rounds 15] [--size 128] [--steps 12]
 
-Each round times one plain txt2img alone, then the same txt2img started while the pad pre-renders
-its neighbours (it starts once a background frame holds the model: the real request cancels it,
-the background sampler stops within a step, and the generation takes the model). Medians.
+Each round times, in an order that rotates from round to round: one plain txt2img alone; the
+same txt2img started while the pad pre-renders its neighbours (at a seeded random moment of a
+background frame's step, after its first: the real request cancels it, and the frame stops
+inside the UNet block in progress); the same with the frame stopping only between sampling
+steps (as before the UNet checks); and for both kinds of stop, the hand-over alone: how long a
+real request waits for the model held by a background frame. Medians with quartiles and
+extremes; the slowdown is the median of each round's own ratio to that round's txt2img alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from lib_couple.demo import DemoComponents, load_demo_pipeline
-from lib_couple.hosts.model_lock import model_lock
+from lib_couple.hosts.model_lock import holding, model_lock
 from lib_couple.hosts.standalone import GenerationRequest, generate
 from lib_couple.hosts.walk_standalone import DemoExplorePad
 from lib_couple.ui.explore_pad import DEFAULT_BASE, DEFAULT_DIRECTIONS, parse_directions
@@ -27,6 +33,14 @@ from lib_couple.walk.plan import WalkSettings
 from lib_couple.walk.render_ahead import likely_next
 
 WAIT_SECONDS = 30.0
+KINDS = ("alone", "within", "between", "handover_within", "handover_between")
+LABELS = {
+    "alone": "txt2img alone",
+    "within": "txt2img during a pre-render (stops within a UNet block)",
+    "between": "txt2img during a pre-render (stops between steps only)",
+    "handover_within": "hand-over: model free for the txt2img (within a block)",
+    "handover_between": "hand-over: model free for the txt2img (between steps)",
+}
 
 
 def timed(model: DemoComponents, request: GenerationRequest) -> float:
@@ -35,28 +49,75 @@ def timed(model: DemoComponents, request: GenerationRequest) -> float:
     return time.perf_counter() - started
 
 
-def during_pre_render(model: DemoComponents, request: GenerationRequest, settings: WalkSettings) -> float:
-    """The generation's time when it starts while a background frame samples."""
+def handed_over(model: DemoComponents) -> float:
+    """How long a real request waits for the model (what `generate` takes first)."""
+    started = time.perf_counter()
+    with holding(model.unet):
+        return time.perf_counter() - started
+
+
+class BackgroundSteps:
+    """Counts the UNet calls made off the main thread (the pre-render's sampling steps)."""
+
+    def __init__(self, model: DemoComponents) -> None:
+        self.calls = 0
+        model.unet.register_forward_hook(self._called)
+
+    def _called(self, *_: object) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            self.calls += 1
+
+
+@dataclass
+class Arrival:
+    """When the txt2img comes: a seeded random moment within a step of the background frame."""
+
+    steps: BackgroundSteps
+    step_seconds: float
+    rng: random.Random
+
+
+def during_pre_render(
+    model: DemoComponents,
+    settings: WalkSettings,
+    within_step: bool,
+    measure: Callable[[], float],
+    arrival: Arrival,
+) -> float:
+    """`measure()` run at a random moment of a background frame's second step or later (after
+    its first step and up to one step more), while the frame holds the model."""
     state = PadState(DEFAULT_BASE, parse_directions("\n".join(DEFAULT_DIRECTIONS)), 1, 2)
     pad = DemoExplorePad(model, FrameCache(), state, settings)  # a fresh cache: all to draw
+    pad.stop_within_step = within_step
+    before = arrival.steps.calls
     thread = pad.look_ahead(likely_next(state, 0.1, False, "prompt"))
     assert isinstance(thread, threading.Thread)
     deadline = time.monotonic() + WAIT_SECONDS
-    while not model_lock(model.unet).locked():  # the pre-render's frame holds the model
+    while arrival.steps.calls == before:  # the frame's first step is done
         if time.monotonic() > deadline:
-            raise SystemExit("the pre-render never took the model")
-        time.sleep(0.001)
-    seconds = timed(model, request)
+            raise SystemExit("the pre-render never sampled")
+        time.sleep(0.0005)
+    time.sleep(arrival.rng.uniform(0.0, arrival.step_seconds))
+    if not model_lock(model.unet).locked():
+        raise SystemExit("the pre-render's frame ended before the txt2img came: use more --steps")
+    seconds = measure()
     pad.cancel_ahead()
     thread.join()
     return seconds
 
 
-def main(argv: Sequence[str] | None = None) -> tuple[float, float]:
+def spread(values: Sequence[float]) -> str:
+    """`median [q1, q3] (min-max)` in ms."""
+    ms = sorted(v * 1000 for v in values)
+    q1, _, q3 = statistics.quantiles(ms, n=4, method="inclusive") if len(ms) > 1 else (ms[0], ms[0], ms[0])
+    return f"{statistics.median(ms):.1f} | {q1:.1f} - {q3:.1f} | {ms[0]:.1f} - {ms[-1]:.1f}"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5, help="generations of each kind (1 to 50)")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds of every kind (1 to 50)")
     parser.add_argument("--size", type=int, default=128, help="width and height (8 to 512)")
     parser.add_argument("--steps", type=int, default=12, help="sampling steps (1 to 50)")
     args = parser.parse_args(argv)
@@ -66,17 +127,38 @@ def main(argv: Sequence[str] | None = None) -> tuple[float, float]:
     request = GenerationRequest("a red circle", width=args.size, height=args.size, steps=args.steps)
     settings = WalkSettings(args.size, args.size, args.steps)
     timed(model, request)  # warm-up
-    alone: list[float] = []
-    meanwhile: list[float] = []
-    for _ in range(args.rounds):
-        alone.append(timed(model, request))
-        meanwhile.append(during_pre_render(model, request, settings))
-    alone_ms, meanwhile_ms = statistics.median(alone) * 1000, statistics.median(meanwhile) * 1000
-    print("| txt2img | median ms |\n|---|---|")
-    print(f"| alone | {alone_ms:.1f} |")
-    print(f"| started while the pad pre-renders | {meanwhile_ms:.1f} |")
-    print(f"slower by {100 * (meanwhile_ms / alone_ms - 1):+.1f}%")
-    return alone_ms, meanwhile_ms
+    # a step's time, from a txt2img alone (its encode and decode make it a little longer)
+    arrival = Arrival(BackgroundSteps(model), timed(model, request) / args.steps, random.Random(0))
+
+    def meanwhile(within_step: bool, measure: Callable[[], float]) -> Callable[[], float]:
+        return lambda: during_pre_render(model, settings, within_step, measure, arrival)
+
+    runs: dict[str, Callable[[], float]] = {
+        "alone": lambda: timed(model, request),
+        "within": meanwhile(True, lambda: timed(model, request)),
+        "between": meanwhile(False, lambda: timed(model, request)),
+        "handover_within": meanwhile(True, lambda: handed_over(model)),
+        "handover_between": meanwhile(False, lambda: handed_over(model)),
+    }
+    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for round_no in range(args.rounds):
+        shift = round_no % len(KINDS)
+        for kind in KINDS[shift:] + KINDS[:shift]:  # interleaved, each kind in every place in turn
+            times[kind].append(runs[kind]())
+    print(f"{args.size} x {args.size}, {args.steps} steps, {args.rounds} rounds")
+    print("| run | median ms | quartiles ms | min - max ms |\n|---|---|---|---|")
+    for kind in KINDS:
+        print(f"| {LABELS[kind]} | {spread(times[kind])} |")
+    for kind in ("within", "between"):
+        ratios = [100 * (m / a - 1) for m, a in zip(times[kind], times["alone"], strict=True)]
+        q1, _, q3 = (
+            statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else (ratios[0],) * 3
+        )
+        print(
+            f"{kind}: slower by {statistics.median(ratios):+.1f}% (median of rounds; "
+            f"quartiles {q1:+.1f}% to {q3:+.1f}%)"
+        )
+    return {kind: statistics.median(values) * 1000 for kind, values in times.items()}
 
 
 if __name__ == "__main__":
