@@ -9,7 +9,9 @@ background frame's step, after its first: the real request cancels it, and the f
 inside the UNet block in progress); the same with the frame stopping only between sampling
 steps (as before the UNet checks); and for both kinds of stop, the hand-over alone: how long a
 real request waits for the model held by a background frame. Medians with quartiles and
-extremes; the slowdown is the median of each round's own ratio to that round's txt2img alone.
+extremes, and the median CPU time of the measuring thread (the txt2img's own work, which other
+programs on a shared machine stretch less than its wall time); the slowdown is the median of
+each round's own ratio to that round's txt2img alone.
 """
 
 from __future__ import annotations
@@ -43,17 +45,22 @@ LABELS = {
 }
 
 
-def timed(model: DemoComponents, request: GenerationRequest) -> float:
-    started = time.perf_counter()
+# (wall seconds, CPU seconds of the measuring thread): the CPU time is the txt2img's own work,
+# which the other programs on a shared machine do not stretch as they stretch the wall time
+Timing = tuple[float, float]
+
+
+def timed(model: DemoComponents, request: GenerationRequest) -> Timing:
+    started, cpu = time.perf_counter(), time.thread_time()
     generate(model, request, progress=False)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.thread_time() - cpu
 
 
-def handed_over(model: DemoComponents) -> float:
+def handed_over(model: DemoComponents) -> Timing:
     """How long a real request waits for the model (what `generate` takes first)."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     with holding(model.unet):
-        return time.perf_counter() - started
+        return time.perf_counter() - started, time.thread_time() - cpu
 
 
 class BackgroundSteps:
@@ -81,9 +88,9 @@ def during_pre_render(
     model: DemoComponents,
     settings: WalkSettings,
     within_step: bool,
-    measure: Callable[[], float],
+    measure: Callable[[], Timing],
     arrival: Arrival,
-) -> float:
+) -> Timing:
     """`measure()` run at a random moment of a background frame's second step or later (after
     its first step and up to one step more), while the frame holds the model."""
     state = PadState(DEFAULT_BASE, parse_directions("\n".join(DEFAULT_DIRECTIONS)), 1, 2)
@@ -100,10 +107,10 @@ def during_pre_render(
     time.sleep(arrival.rng.uniform(0.0, arrival.step_seconds))
     if not model_lock(model.unet).locked():
         raise SystemExit("the pre-render's frame ended before the txt2img came: use more --steps")
-    seconds = measure()
+    timing = measure()
     pad.cancel_ahead()
     thread.join()
-    return seconds
+    return timing
 
 
 def spread(values: Sequence[float]) -> str:
@@ -128,12 +135,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     settings = WalkSettings(args.size, args.size, args.steps)
     timed(model, request)  # warm-up
     # a step's time, from a txt2img alone (its encode and decode make it a little longer)
-    arrival = Arrival(BackgroundSteps(model), timed(model, request) / args.steps, random.Random(0))
+    arrival = Arrival(BackgroundSteps(model), timed(model, request)[0] / args.steps, random.Random(0))
 
-    def meanwhile(within_step: bool, measure: Callable[[], float]) -> Callable[[], float]:
+    def meanwhile(within_step: bool, measure: Callable[[], Timing]) -> Callable[[], Timing]:
         return lambda: during_pre_render(model, settings, within_step, measure, arrival)
 
-    runs: dict[str, Callable[[], float]] = {
+    runs: dict[str, Callable[[], Timing]] = {
         "alone": lambda: timed(model, request),
         "within": meanwhile(True, lambda: timed(model, request)),
         "between": meanwhile(False, lambda: timed(model, request)),
@@ -141,24 +148,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "handover_between": meanwhile(False, lambda: handed_over(model)),
     }
     times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for round_no in range(args.rounds):
         shift = round_no % len(KINDS)
         for kind in KINDS[shift:] + KINDS[:shift]:  # interleaved, each kind in every place in turn
-            times[kind].append(runs[kind]())
+            wall, used = runs[kind]()
+            times[kind].append(wall)
+            cpu[kind].append(used)
     print(f"{args.size} x {args.size}, {args.steps} steps, {args.rounds} rounds")
-    print("| run | median ms | quartiles ms | min - max ms |\n|---|---|---|---|")
+    print("| run | median ms | quartiles ms | min - max ms | its thread's CPU, median ms |")
+    print("|---|---|---|---|---|")
     for kind in KINDS:
-        print(f"| {LABELS[kind]} | {spread(times[kind])} |")
+        print(f"| {LABELS[kind]} | {spread(times[kind])} | {statistics.median(cpu[kind]) * 1000:.1f} |")
     for kind in ("within", "between"):
-        ratios = [100 * (m / a - 1) for m, a in zip(times[kind], times["alone"], strict=True)]
-        q1, _, q3 = (
-            statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else (ratios[0],) * 3
-        )
-        print(
-            f"{kind}: slower by {statistics.median(ratios):+.1f}% (median of rounds; "
-            f"quartiles {q1:+.1f}% to {q3:+.1f}%)"
-        )
+        print(f"{kind}: wall {slower(times[kind], times['alone'])}; CPU {slower(cpu[kind], cpu['alone'])}")
     return {kind: statistics.median(values) * 1000 for kind, values in times.items()}
+
+
+def slower(meanwhile: Sequence[float], alone: Sequence[float]) -> str:
+    """Each round's slowdown against that round's txt2img alone: median and quartiles."""
+    ratios = [100 * (m / a - 1) for m, a in zip(meanwhile, alone, strict=True)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else (ratios[0],) * 3
+    return f"slower by {statistics.median(ratios):+.1f}% (quartiles {q1:+.1f}% to {q3:+.1f}%)"
 
 
 if __name__ == "__main__":

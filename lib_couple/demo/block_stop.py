@@ -1,6 +1,6 @@
 """A stop check inside the demo UNet's forward, for one sampling only (the explorer's background
-frames): a real request that cancels such a frame then waits for the UNet block in progress
-(about a millisecond at 128 x 128), not for the whole sampling step.
+frames): a real request that cancels such a frame then waits for the UNet block in progress,
+not for the whole sampling step (`bench/ahead_yield.py` times both; docs/WALK.md).
 
 The checks are forward pre-hooks on the UNet instance's inner blocks, added for that sampling
 and removed when it ends; they act only on the thread that added them. A background sampling
