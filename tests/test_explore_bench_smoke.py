@@ -46,7 +46,7 @@ def test_latency_measures_a_plain_sample_and_both_kinds_of_move() -> None:
 
 @needs_weights
 def test_ahead_yield_times_a_generation_alone_and_during_a_pre_render() -> None:
-    medians = ahead_yield(["--rounds", "2", "--size", "32", "--steps", "2"])
+    medians = ahead_yield(["--rounds", "2", "--size", "32", "--steps", "4"])
     assert set(medians) == {"alone", "within", "between", "handover_within", "handover_between"}
     assert all(ms > 0 for ms in medians.values())
 
