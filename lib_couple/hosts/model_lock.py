@@ -5,7 +5,8 @@ model while another has it patched, whichever queue or thread the requests come 
 
 Background work (the explorer's render-ahead) takes the model with `holding_in_background`: only
 while no real request waits, and with a cancel callback that any real `holding` calls first, so
-a real request waits at most one sampling step for a background frame.
+a real request waits for a background frame's UNet block in progress (the demo's stop check,
+`demo/block_stop.py`), at most one sampling step.
 """
 
 from __future__ import annotations
