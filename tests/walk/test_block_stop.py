@@ -128,8 +128,12 @@ def test_a_txt2img_stops_a_background_frame_within_its_unet_call_and_is_unchange
         if real:  # the txt2img's cancel, not the plan's own
             cancelled.set()
 
+    def in_background() -> bool:  # the pre-render's thread: neither this one nor the txt2img's
+        current = threading.current_thread()
+        return current is not threading.main_thread() and current not in real
+
     def txt2img_arrives(*_: object) -> None:  # before the second UNet call's middle blocks
-        if threading.current_thread() is pad.ahead.thread and len(background_done) == 1 and not real:
+        if in_background() and len(background_done) == 1 and not real:
             real.append(
                 threading.Thread(target=lambda: images.append(generate(model, REQUEST, progress=False).image))
             )
@@ -137,7 +141,7 @@ def test_a_txt2img_stops_a_background_frame_within_its_unet_call_and_is_unchange
             assert cancelled.wait(SAFETY_SECONDS)
 
     def finished(*_: object) -> None:
-        if threading.current_thread() is pad.ahead.thread:
+        if in_background():
             background_done.append(1)
 
     hooks = [
