@@ -39,6 +39,8 @@ __all__ = [
     "walk_frames",
 ]
 
+KNOWN_POINTS = 64  # the explorer's points whose conditioning, noise and key are kept
+
 # One frame of an opened walk at a position (its conditioning, noise, cache and model bound);
 # the walk runner below drives the UNet demo's and the Flux demo's (hosts/flux_walk.py) alike.
 FrameRenderer = Callable[[float], Image.Image]
@@ -249,13 +251,25 @@ class DemoExplorePad:
         self.ahead = RenderAhead()
         self._job: AheadJob | None = None
         self._planned: tuple[PadPoint, ...] = ()  # the points the job was planned for
+        self._known: dict[tuple[object, ...], tuple[torch.Tensor, torch.Tensor, str]] = {}
 
     def _latents(self, point: PadPoint) -> tuple[torch.Tensor, torch.Tensor, str]:
-        cond = self.space.conditioning(self.state, point)
+        # a move asks for its point and the neighbours' several times (status line, frame,
+        # render-ahead plan): each is mixed, slerped and hashed once per walk and point
+        state = self.state
+        memo_key = (state.base, state.directions, state.seed, state.other_seed, point)
+        known = self._known.get(memo_key)
+        if known is not None:
+            return known
+        cond = self.space.conditioning(state, point)
         assert isinstance(cond, torch.Tensor)  # SD-shaped conditioning
         shape = (1, LATENT_CHANNELS, self.settings.height // VAE_SCALE, self.settings.width // VAE_SCALE)
-        noise = self.space.noise(self.state, shape, point)
-        return cond, noise, frame_key(cond, noise, vars(self.settings))
+        noise = self.space.noise(state, shape, point)
+        found = (cond, noise, frame_key(cond, noise, vars(self.settings)))
+        if len(self._known) >= KNOWN_POINTS:
+            self._known.clear()  # a long walk: start over rather than grow
+        self._known[memo_key] = found
+        return found
 
     def cached(self, point: PadPoint) -> Image.Image | None:
         return self.cache.get(self._latents(point)[2])
