@@ -44,16 +44,22 @@ FRAME, GALLERY, PAD = "#forge_couple_explore_frame", "#txt2img_gallery", "#forge
 PROBE_MS = 120  # the busy task that checks the long-task observer
 DIAGONAL = 0.5  # how far from the current point the pad is clicked (its step decides the move)
 
+# Every long task into fcLong; resolves with the probe task's length as the observer reports it
+# (entries come when the browser gets to it: waited for, up to 30 s; 0 if it never came).
 OBSERVE_JS = f"""() => new Promise((resolve) => {{
     window.fcLong = [];
+    let probe = null;
+    const covers = ([start, length]) => start <= probe + 1 && start + length >= probe + {PROBE_MS - 1};
+    const found = () => probe !== null && fcLong.find(covers);
     new PerformanceObserver((list) => {{
         for (const entry of list.getEntries()) fcLong.push([entry.startTime, entry.duration]);
+        const task = found();
+        if (task) resolve(task[1]);
     }}).observe({{ type: 'longtask', buffered: true }});
     setTimeout(() => {{
-        const start = performance.now();
-        while (performance.now() - start < {PROBE_MS}) {{}}
-        const own = () => fcLong.filter((task) => task[0] + task[1] >= start + {PROBE_MS});
-        setTimeout(() => resolve(Math.max(0, ...own().map((task) => task[1]))), 200);
+        probe = performance.now();
+        while (performance.now() - probe < {PROBE_MS}) {{}}
+        setTimeout(() => resolve(0), 30000);
     }}, 0);
 }})"""
 
