@@ -15,8 +15,8 @@ background frame is sampling unless the kind says so):
 A click's time is the click event's `timeStamp`; "shown" is the first animation frame after
 the new frame's <img> (in #forge_couple_explore_frame, or the txt2img gallery) has loaded.
 Main-thread stalls come from a PerformanceObserver for 'longtask' entries (tasks over 50 ms),
-attributed to each click-to-shown span they overlap; a 120 ms busy task at the start checks that
-the observer reports at all. Needs Playwright's Python package and chromium, like tests/browser.
+attributed to each click-to-shown span they overlap (the longest, and the share of the spans
+they fill); a 120 ms busy task at the start checks that the observer reports at all. Needs Playwright's Python package and chromium, like tests/browser.
 The first round warms up and is not counted.
 """
 
@@ -110,6 +110,15 @@ class Results:
             if start < t1 and start + duration > t0
         ]
         return max(found, default=None)
+
+    def busy_share(self, kind: str) -> float:
+        """The share of `kind`'s click-to-shown time the main thread spent in long tasks."""
+        busy = sum(
+            max(0.0, min(start + duration, t1) - max(start, t0))
+            for t0, t1 in self.spans[kind]
+            for start, duration in self.long_tasks
+        )
+        return busy / sum(t1 - t0 for t0, t1 in self.spans[kind])
 
 
 def timed(page: Page, root: str, click: Callable[[], None], size: int) -> tuple[float, float]:
@@ -214,13 +223,17 @@ def measure(browser: Browser, url: str, rounds: int, size: int, steps: int) -> R
 
 def table(results: Results) -> str:
     plain = statistics.median(results.times["plain"])
-    rows = ["| kind | median ms | max ms | / plain | longest main-thread task |", "|---|---|---|---|---|"]
+    header = "| kind | median ms | max ms | / plain | longest main-thread task | in long tasks |"
+    rows = [header, "|---|---|---|---|---|---|"]
     for kind in KINDS:
         values = results.times[kind]
         task = results.longest_task(kind)
         stall = "none over 50 ms" if task is None else f"{task:.0f} ms"
         median = statistics.median(values)
-        rows.append(f"| {kind} | {median:.1f} | {max(values):.1f} | {median / plain:.3f} | {stall} |")
+        share = f"{results.busy_share(kind):.0%}"
+        rows.append(
+            f"| {kind} | {median:.1f} | {max(values):.1f} | {median / plain:.3f} | {stall} | {share} |"
+        )
     return "\n".join(rows)
 
 

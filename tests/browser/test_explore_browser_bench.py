@@ -25,6 +25,8 @@ def test_every_kind_is_measured_in_the_page_with_its_longest_task(
         assert end - start == results.times[kind][0]
         task = results.longest_task(kind)
         assert task is None or task >= 50  # the Long Tasks API reports tasks over 50 ms (whole ms)
+        assert 0.0 <= results.busy_share(kind) <= 1.0
+        assert (results.busy_share(kind) == 0.0) == (task is None)
     # the observer saw the bench's own busy task, so "none" in the table means none
     assert results.probe_ms >= PROBE_MS - 1  # durations are whole ms
     assert all(duration >= 50 for _, duration in results.long_tasks)
