@@ -16,8 +16,9 @@ A click's time is the click event's `timeStamp`; "shown" is the first animation 
 the new frame's <img> (in #forge_couple_explore_frame, or the txt2img gallery) has loaded.
 Main-thread stalls come from a PerformanceObserver for 'longtask' entries (tasks over 50 ms),
 attributed to each click-to-shown span they overlap (the longest, and the share of the spans
-they fill); a 120 ms busy task at the start checks that the observer reports at all. Needs Playwright's Python package and chromium, like tests/browser.
-The first round warms up and is not counted.
+they fill); a 120 ms busy task at the start checks that the observer reports at all. Needs
+Playwright's Python package and chromium, like tests/browser. The first round warms up and is
+not counted.
 """
 
 from __future__ import annotations
