@@ -13,6 +13,8 @@ afterwards equals, byte for byte, the one before.
 from __future__ import annotations
 
 import json
+import math
+import random
 import sys
 import threading
 import time
@@ -32,6 +34,7 @@ class Forge:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.last: dict[str, Any] = {}  # Forge's state as `until` last saw it
+        self.queued: float | None = None
 
     def call(self, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -57,14 +60,22 @@ class Forge:
     def job(self) -> str:
         return str(self.state()["job"])
 
+    def pending(self) -> int:
+        """How many requests wait for Forge's queue (`progress.pending_tasks`; not the running one)."""
+        return int(self.call("/internal/pending-tasks")["size"])
+
     def until(self, pre_render: bool, limit: float = 600.0) -> float:
-        """Seconds until the pre-render is (or is no longer) Forge's job."""
+        """Seconds until the pre-render is (or is no longer) Forge's job; `queued` is when a
+        request was first seen queued meanwhile (seconds from the start, None if never)."""
         start = time.monotonic()
+        self.queued = None
         while time.monotonic() - start < limit:
             state = self.state()
             if (state["job"] == PRE_RENDER_JOB) == pre_render:
                 return time.monotonic() - start
             self.last = state
+            if self.queued is None and self.pending():
+                self.queued = time.monotonic() - start
             time.sleep(0.2)
         raise SystemExit(f"the pre-render {'never started' if pre_render else 'never stopped'}")
 
@@ -99,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         worker.start()
         gave_way = forge.until(False)
         print(f"txt2img sent: the pre-render gave way after {gave_way:.1f} s ({forge.job()!r} now),")
-        print(f"  its frame last seen at step {steps(forge.last)}")
+        queued = "never seen" if forge.queued is None else f"{forge.queued:.1f} s"
+        print(f"  queued in Forge after {queued}; the frame last seen at step {steps(forge.last)}")
         worker.join()
         print(f"that txt2img returned after {time.monotonic() - sent:.1f} s")
         show.click()  # the pre-render starts again from here
@@ -127,7 +139,14 @@ def move_during_txt2img(forge: Forge, page: Page, txt2img_steps: int = 8) -> Non
     while forge.job() != TXT2IMG_JOB:
         time.sleep(0.05)
     status = page.locator(STATUS).input_value()
-    page.locator("#forge_couple_explore_west").click()
+    # a click toward a random spot of the pad: a point no earlier run has drawn (Forge's cache)
+    pad = page.locator("#forge_couple_explore_pad img")
+    box = pad.bounding_box()
+    assert box is not None, "the pad is drawn by Show"
+    angle = random.uniform(0.0, 2.0 * math.pi)
+    radius = box["height"] * 0.4  # inside the square picture, which is letterboxed
+    x, y = box["width"] / 2 + radius * math.cos(angle), box["height"] / 2 + radius * math.sin(angle)
+    pad.click(position={"x": x, "y": y})
     seen: list[tuple[str, int]] = []  # (job, sampling_steps) in the order Forge reported them
     while worker.is_alive():
         state = forge.state()
@@ -146,7 +165,8 @@ def move_during_txt2img(forge: Forge, page: Page, txt2img_steps: int = 8) -> Non
         arg=status,
         timeout=600_000,
     )
-    print("  the move's frame came after it:", page.locator(STATUS).input_value())
+    line = page.locator(STATUS).input_value()
+    print("  the move's frame came after it,", "sampled:" if "· sampled ·" in line else "NOT sampled:", line)
     forge.call("/sdapi/v1/interrupt", {})  # leave no pre-render running
 
 
