@@ -12,6 +12,7 @@ afterwards equals, byte for byte, the one before.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
@@ -42,20 +43,26 @@ class Forge:
         with urllib.request.urlopen(request, timeout=900) as answer:
             return json.loads(answer.read())
 
-    def txt2img(self, steps: int = 3) -> str:
-        body = {
+    def txt2img(self, steps: int = 3, task: str | None = None) -> str:
+        body: dict[str, Any] = {
             "prompt": "a red circle",
             "seed": 1,
             "width": 64,
             "height": 64,
             "steps": steps,
             "sampler_name": "Euler",
+            "force_task_id": task,
         }
         return str(self.call("/sdapi/v1/txt2img", body)["images"][0])
 
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.call("/sdapi/v1/progress?skip_current_image=true")["state"]
         return state
+
+    def task(self, task: str) -> dict[str, Any]:
+        """Forge's page progress of one task: active, queued, completed, progress (0 to 1)."""
+        answer: dict[str, Any] = self.call("/internal/progress", {"id_task": task, "id_live_preview": -1})
+        return answer
 
     def job(self) -> str:
         return str(self.state()["job"])
@@ -130,13 +137,15 @@ def steps(state: dict[str, Any]) -> str:
 
 
 def move_during_txt2img(forge: Forge, page: Page, txt2img_steps: int = 8) -> None:
-    """A pad move while a txt2img runs: the move's frame waits for Forge's queue, and Forge's
-    progress (job and steps) stays the txt2img's until it ends; its image equals one made alone."""
+    """A pad move while a txt2img runs: the move's frame waits for Forge's queue, and while that
+    txt2img is Forge's running task its job stays Forge's job and its progress never falls back;
+    its image equals one made alone."""
     alone = forge.txt2img(txt2img_steps)
+    task = f"task(forge-couple-pad-{random.getrandbits(32):08x})"
     result: list[str] = []
-    worker = threading.Thread(target=lambda: result.append(forge.txt2img(txt2img_steps)))
+    worker = threading.Thread(target=lambda: result.append(forge.txt2img(txt2img_steps, task)))
     worker.start()
-    while forge.job() != TXT2IMG_JOB:
+    while not forge.task(task)["active"]:
         time.sleep(0.05)
     status = page.locator(STATUS).input_value()
     # a click toward a random spot of the pad: a point no earlier run has drawn (Forge's cache)
@@ -147,17 +156,22 @@ def move_during_txt2img(forge: Forge, page: Page, txt2img_steps: int = 8) -> Non
     radius = box["height"] * 0.4  # inside the square picture, which is letterboxed
     x, y = box["width"] / 2 + radius * math.cos(angle), box["height"] / 2 + radius * math.sin(angle)
     pad.click(position={"x": x, "y": y})
-    seen: list[tuple[str, int]] = []  # (job, sampling_steps) in the order Forge reported them
+    jobs: list[str] = []  # Forge's job at each look taken while the txt2img was surely running
+    progress: list[float] = []  # that txt2img's own progress (its page's bar), in order
     while worker.is_alive():
-        state = forge.state()
-        if not seen or seen[-1] != (state["job"], state["sampling_steps"]):
-            seen.append((str(state["job"]), int(state["sampling_steps"])))
+        before = forge.task(task)
+        job = forge.job()
+        after = forge.task(task)
+        if before["active"] and after["active"]:
+            jobs.append(job)
+            progress.append(float(after["progress"] or 0.0))
         time.sleep(0.1)
     worker.join()
-    last_txt2img = max((i for i, (job, _) in enumerate(seen) if job == TXT2IMG_JOB), default=-1)
-    others = [job for job, _ in seen[:last_txt2img] if job != TXT2IMG_JOB]
-    print(f"a move during a {txt2img_steps}-step txt2img: Forge reported {seen}")
-    print(f"  another job before the txt2img's end: {others or 'none'}")
+    others = sorted({job for job in jobs if job != TXT2IMG_JOB})
+    fell = sum(later < earlier for earlier, later in itertools.pairwise(progress))
+    print(f"a move during a {txt2img_steps}-step txt2img: {len(jobs)} looks while it ran,")
+    print(f"  another job meanwhile: {others or 'none'}; its progress fell back {fell} times,")
+    print(f"  from {progress[0]:.2f} to {progress[-1]:.2f}" if progress else "  (never seen running)")
     print("  that txt2img equals one made alone, byte for byte:", result == [alone])
     page.wait_for_function(
         f"(before) => {{ const s = document.querySelector('{STATUS}'); "
