@@ -13,6 +13,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.hosts.forge import settings
 from lib_couple.hosts.forge.runner import CoupleRunner
 from lib_couple.hosts.forge.services import ForgeHostServices
+from lib_couple.hosts.forge.temp_folder import ensure_temp_folder
 from lib_couple.infotext import fill_absent_keys
 from lib_couple.log import setup_logging
 from lib_couple.memory.manager import get_memory_manager
@@ -72,6 +73,7 @@ class ForgeCouple(scripts.Script):  # type: ignore[misc]
         # Forge calls ui() more than once (API defaults, Reload UI): it builds fresh components
         # every time and keeps no generation input on the server.
         # Neo's API calls ui() unguarded, and an exception there kills its setup thread: never raise.
+        ensure_temp_folder()  # the mask gallery's pictures go there on Neo
         try:
             couple_ui = build_couple_ui(is_img2img, "i2i" if is_img2img else "t2i", defaults=_defaults())
         except Exception as error:  # whatever broke, the host must keep its UI and API

@@ -9,6 +9,7 @@ from modules import infotext_utils, script_callbacks
 
 from lib_couple.hosts.forge import ahead_queue, walk_host
 from lib_couple.hosts.forge.explore_frames import forge_explore_pad
+from lib_couple.hosts.forge.temp_folder import ensure_temp_folder
 from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
 from lib_couple.log import setup_logging
 from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
@@ -25,6 +26,7 @@ def _selected_parameters(frames: list[Any] | None, event: gr.SelectData) -> str:
 
 
 def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
+    ensure_temp_folder()  # the pad's and the frames' pictures go there on Neo
     with gr.Blocks(analytics_enabled=False) as tab:
         services = walk_host.ForgeWalkServices()
         controls = build_walk_tab(
