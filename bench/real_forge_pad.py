@@ -1,6 +1,7 @@
 """The explorer's pre-render in a real Forge, checked by hand through its API and its page.
 
-    python -m bench.real_forge_pad http://127.0.0.1:7861
+    python -m bench.real_forge_pad http://127.0.0.1:7861   # lllyasviel Forge
+    python -m bench.real_forge_pad http://127.0.0.1:7862   # Forge Neo (the same ids and API)
 
 Needs a Forge started with `--api` and this extension (docs/REAL_HOSTS.md), and chromium. It
 prints what it sees: the pad's Show through Forge, the pre-render running as a Forge job, how
