@@ -8,7 +8,7 @@ import types
 import pytest
 import torch
 
-from lib_couple.hosts.forge import ahead_queue
+from lib_couple.hosts.forge import ahead_queue, walk_host
 from lib_couple.hosts.forge.ahead_queue import ForgeAheadQueue
 from lib_couple.hosts.forge.explore_frames import ForgeExplorePad
 from lib_couple.hosts.forge.walk_frames import per_prompt
@@ -157,6 +157,27 @@ def test_a_txt2img_queued_at_any_point_of_a_step_waits_for_that_step_only(hook: 
         assert all(pad.cached(point) is None for point in neighbours(pad))
         assert not forge.shared.state.interrupted
         assert not forge.queue_lock.locked()
+
+
+def test_a_txt2img_queued_while_a_frame_encodes_stops_it_before_its_first_step() -> None:
+    """A fresh explorer's first frame encodes the base and direction prompts before it samples;
+    a task queued meanwhile is seen before the first step, not at its end."""
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+        encode = forge.model.get_learned_conditioning
+
+        def user_queues_while_encoding(texts: list[str]) -> object:
+            forge.progress.pending_tasks["task(user)"] = 0.0
+            return encode(texts)
+
+        forge.model.get_learned_conditioning = user_queues_while_encoding
+        run_ahead(pad)
+        assert len(forge.model.samples) == 1
+        assert forge.model.steps_run == 0  # no step of the frame ran
+        assert all(pad.cached(point) is None for point in neighbours(pad))
+        assert not forge.shared.state.interrupted
+        assert not forge.queue_lock.locked()
+        assert walk_host.BEFORE_SAMPLING.count(ahead_queue.step_check) == 1  # once, however often registered
 
 
 def test_stop_ends_the_pre_render_and_stays_the_users() -> None:
