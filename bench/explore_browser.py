@@ -34,8 +34,8 @@ from lib_couple.ui.explore_pad import DEFAULT_BASE
 from lib_couple.ui.pad_image import PAD_PIXELS, pixel_of
 from tests.app_server import serving_app
 from tests.browser.conftest import chromium_path
-from tests.browser.explore_helpers import STATUS, WHERE, counts, open_explorer
-from tests.browser.test_explore_render_ahead import wait_ahead_ready
+from tests.browser.explore_helpers import STATUS, WHERE, counts, open_explorer, wait_ahead_ready
+from tests.browser.page_helpers import set_number
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -141,12 +141,6 @@ def settled(page: Page, before: str, expect: str) -> str:
     page.wait_for_function(final, arg=before, timeout=600_000)
     page.wait_for_timeout(300)  # the move's trailing frame event (a cache hit) ends meanwhile
     return str(page.locator(STATUS).input_value())
-
-
-def set_number(page: Page, selector: str, value: int) -> None:
-    box = page.locator(f"{selector} input[type=number]").first
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def tab(page: Page, name: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lib_couple.infotext import from_infotext, parse_parameters
+from tests.browser.page_helpers import set_number
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -31,12 +32,6 @@ def textarea_rows(page: Page) -> Any:
     return json.loads(
         page.evaluate("() => document.querySelector('#forge_couple_t2i .fc_mapping_json textarea').value")
     )
-
-
-def set_number(page: Page, selector: str, value: int) -> None:
-    field = page.locator(f"{selector} input[type=number]").first
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def open_advanced(page: Page) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 STATUS = "#forge_couple_explore_status textarea"
 FRAME = "#forge_couple_explore_frame img"
 WHERE = re.compile(r"^x ([-+][0-9.]+), y ([-+][0-9.]+)")
+SHOW_POLLS = 200  # Shows while waiting for the render-ahead (each a cache hit: no sampling)
 UNDO = re.compile(r"undo ([0-9]+)")
 COUNTS = re.compile(r"sampled ([0-9]+), superseded ([0-9]+), ahead ([0-9]+)/([0-9]+) ready")
 
@@ -69,3 +70,23 @@ def tint(pixels: NDArray[np.int16], channel: int) -> float:
     """How much `channel` (0 red, 1 green, 2 blue) leads the other two, mean over the frame."""
     means = pixels.reshape(-1, 3).mean(axis=0)
     return float(means[channel] - (means.sum() - means[channel]) / 2)
+
+
+def wait_ahead_ready(page: Page, show: Locator) -> str:
+    """Press Show until the status says every neighbour is drawn: a Show of a drawn point keeps
+    the render-ahead going (it needs no model). The timeout decides only how often Show is
+    pressed, never the outcome."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    ready = (
+        f"() => {{ const v = document.querySelector('{STATUS}')?.value ?? ''; "
+        "return /ahead (\\d+)\\/\\1 ready/.test(v) && !v.includes('rendering'); }"
+    )
+    for _ in range(SHOW_POLLS):
+        show.click()
+        try:
+            page.wait_for_function(ready, timeout=2_000)
+        except PlaywrightTimeoutError:
+            continue
+        return str(page.locator(STATUS).input_value())
+    raise AssertionError(f"the render-ahead never finished: {page.locator(STATUS).input_value()}")

@@ -18,11 +18,11 @@ from tests.browser.editor_helpers import (
     preview_point,
     prompt_cell,
     prompt_text,
-    set_number,
     set_prompt,
     state,
     twenty_regions,
 )
+from tests.browser.page_helpers import set_number
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

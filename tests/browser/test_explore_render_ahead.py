@@ -14,13 +14,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from tests.browser.explore_helpers import STATUS, counts, open_explorer, shown_frame, status_after, tint
+from tests.browser.explore_helpers import (
+    STATUS,
+    counts,
+    open_explorer,
+    shown_frame,
+    status_after,
+    tint,
+    wait_ahead_ready,
+)
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Page
 
 RED, GREEN, BLUE = 0, 1, 2
-SHOW_POLLS = 200  # Shows while waiting for the render-ahead (each a cache hit: no sampling)
 TINTED = 20.0  # the demo model at y = ±1 measured +50 blue (north) and +38 green (south)
 # the largest txt2img the page allows: at about 1.3 s a step here (one thread) it holds the model
 # for minutes, while a move takes well under a second; Interrupt ends it within a step
@@ -46,26 +53,6 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def press(page: Page, button: str) -> None:
     page.locator(f"#forge_couple_explore_{button}").click()
-
-
-def wait_ahead_ready(page: Page, show: Locator) -> str:
-    """Press Show until the status says every neighbour is drawn: a Show of a drawn point keeps
-    the render-ahead going (it needs no model). The timeout decides only how often Show is
-    pressed, never the outcome."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
-
-    ready = (
-        f"() => {{ const v = document.querySelector('{STATUS}')?.value ?? ''; "
-        "return /ahead (\\d+)\\/\\1 ready/.test(v) && !v.includes('rendering'); }"
-    )
-    for _ in range(SHOW_POLLS):
-        show.click()
-        try:
-            page.wait_for_function(ready, timeout=2_000)
-        except PlaywrightTimeoutError:
-            continue
-        return str(page.locator(STATUS).input_value())
-    raise AssertionError(f"the render-ahead never finished: {page.locator(STATUS).input_value()}")
 
 
 def test_colour_exact_undo_redo_and_a_pre_rendered_neighbour(page: Page, console_errors: list[str]) -> None:

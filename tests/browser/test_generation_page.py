@@ -6,14 +6,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tests.browser.page_helpers import set_number
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
-
-
-def set_number(page: Page, selector: str, value: int) -> None:
-    field = page.locator(f"{selector} input[type=number]").first
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def test_progress_interrupt_and_the_letterboxed_image(page: Page, console_errors: list[str]) -> None:

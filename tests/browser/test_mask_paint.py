@@ -11,17 +11,12 @@ import numpy as np
 from PIL import Image
 
 from lib_couple.infotext import parse_parameters
+from tests.browser.page_helpers import set_number
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 ACCORDION = "#forge_couple_t2i"
-
-
-def set_number(page: Page, selector: str, value: int) -> None:
-    field = page.locator(f"{selector} input[type=number]").first
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def stored_masks(page: Page) -> list[np.ndarray[Any, Any]]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from lib_couple.infotext import from_infotext, parse_parameters
+from tests.browser.page_helpers import set_number
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,12 +25,6 @@ def editor(tab: str) -> str:
 
 def mapping_on_screen(page: Page, tab: str) -> Any:
     return page.evaluate(f"() => document.querySelector('{editor(tab)}').mapping")
-
-
-def set_number(page: Page, selector: str, value: int) -> None:
-    field = page.locator(f"{selector} input[type=number]").first
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def open_advanced(page: Page, tab: str) -> None:
