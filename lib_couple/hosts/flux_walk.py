@@ -21,6 +21,7 @@ from lib_couple.hosts.progress import RunningControls, StepControl
 from lib_couple.hosts.walk_standalone import (
     FrameRenderer,
     frame_parameters_text,
+    frame_sampling,
     sampled_frame,
     tab_walk_frames,
 )
@@ -66,19 +67,8 @@ def render_flux_frame(
     parameters = frame_parameters_text(explorer, position, settings, FLUX_MODEL_NAME, FLUX_SAMPLER)
 
     def sample() -> torch.Tensor:
-        return sample_flux(
-            demo,
-            cond,
-            encode_flux_prompts(demo, [settings.negative]),
-            height=settings.height,
-            width=settings.width,
-            steps=settings.steps,
-            cfg=settings.cfg,
-            seed=0,
-            progress=False,
-            latents=noise,
-            on_step=None if control is None else control.on_step,
-        )
+        negative = encode_flux_prompts(demo, [settings.negative])
+        return sample_flux(demo, cond, negative, **frame_sampling(settings, noise, control))
 
     def render() -> Image.Image:
         return sampled_frame(

@@ -12,7 +12,7 @@ from lib_couple.demo import DemoComponents, decode_latents, encode_prompts, samp
 from lib_couple.demo.architecture import LATENT_CHANNELS, VAE_SCALE
 from lib_couple.hosts.model_lock import holding, holding_in_background
 from lib_couple.hosts.progress import ProgressReport, RunningControls, StepControl
-from lib_couple.hosts.standalone import MODEL_NAME, to_pil
+from lib_couple.hosts.standalone import MODEL_NAME, RequestSampling, to_pil
 from lib_couple.infotext import format_parameters
 from lib_couple.walk.explorer import Keyframe, LatentSpaceExplorer
 from lib_couple.walk.frame_cache import FrameCache, frame_key
@@ -161,6 +161,27 @@ def sampled_frame(
     return image
 
 
+class FrameSampling(RequestSampling):
+    """A walk frame's sampler keywords: `sample`'s and `sample_flux`'s."""
+
+    latents: torch.Tensor
+
+
+def frame_sampling(settings: WalkSettings, noise: torch.Tensor, control: StepControl | None) -> FrameSampling:
+    """The settings' size, steps and CFG, the frame's noise as its start (so no seed), no bar,
+    and the control's step callback."""
+    return FrameSampling(
+        height=settings.height,
+        width=settings.width,
+        steps=settings.steps,
+        cfg=settings.cfg,
+        seed=0,
+        progress=False,
+        on_step=None if control is None else control.on_step,
+        latents=noise,
+    )
+
+
 def _sample(
     model: DemoComponents,
     cond: torch.Tensor,
@@ -169,20 +190,9 @@ def _sample(
     control: StepControl | None,
     stop_within_step: Callable[[], bool] | None = None,
 ) -> torch.Tensor:
-    return sample(
-        model,
-        cond,
-        encode_prompts(model, [settings.negative]),
-        height=settings.height,
-        width=settings.width,
-        steps=settings.steps,
-        cfg=settings.cfg,
-        seed=0,
-        progress=False,
-        latents=noise,
-        on_step=None if control is None else control.on_step,
-        stop_within_step=stop_within_step,
-    )
+    negative = encode_prompts(model, [settings.negative])
+    keywords = frame_sampling(settings, noise, control)
+    return sample(model, cond, negative, **keywords, stop_within_step=stop_within_step)
 
 
 def render_walk(
