@@ -15,11 +15,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from PIL import Image
 
-from lib_couple.hosts.forge import walk_host
 from lib_couple.hosts.forge.walk_frames import FrameJob
 from lib_couple.hosts.forge.walk_host import ForgeWalkServices
 from lib_couple.hosts.progress import StepControl
@@ -38,8 +38,8 @@ class ForgeAheadQueue:
         self.set_interrupt = False  # the pre-render stopped its own frame through Forge's flag
 
     def render(self, job: FrameJob) -> Image.Image | None:
-        """One frame, inside `holding`."""
-        return self.services.render_in_queue(job)
+        """One frame, inside `holding`; `step_check` also runs once its conds are made."""
+        return self.services.render_in_queue(replace(job, before_sampling=step_check))
 
     def waiting(self) -> bool:
         """A real task is queued or running, or the user pressed Stop."""
@@ -77,14 +77,11 @@ class ForgeAheadQueue:
 def register_step_checks() -> None:
     """`step_check` before and after each model call of every sampling: Forge's denoiser checks
     its interrupt flag at a step's start, before the cfg-denoiser callback, so that callback
-    alone would let a task queued during a model call wait for one whole step more. It runs
-    once more before a walk frame's first step, for a task queued while the frame encoded."""
+    alone would let a task queued during a model call wait for one whole step more."""
     from modules import script_callbacks
 
     script_callbacks.on_cfg_denoiser(step_check)
     script_callbacks.on_cfg_after_cfg(step_check)
-    if step_check not in walk_host.BEFORE_SAMPLING:  # Forge's Reload UI runs the script again
-        walk_host.BEFORE_SAMPLING.append(step_check)
 
 
 def step_check(params: Any = None) -> None:

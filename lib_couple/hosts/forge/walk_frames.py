@@ -41,6 +41,9 @@ class FrameJob:
     settings: WalkSettings
     conditioning: Callable[[], Conditioning]  # called inside setup_conds, extra networks active
     noise: Callable[[Sequence[int]], torch.Tensor]  # the starting noise for a latent shape
+    # called once the conds are made, before the first step: the encoding (a fresh explorer
+    # encodes every prompt) has no sampler callback to see a request come meanwhile
+    before_sampling: Callable[[], None] | None = None
 
 
 class WalkServices(Protocol):

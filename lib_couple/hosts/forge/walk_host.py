@@ -35,11 +35,6 @@ def walk_architecture(sd_model: Any) -> Architecture | None:
     return row.walk if row is not None else None
 
 
-# Checks run once a frame's conds are made, before its first step: a frame's encoding (a fresh
-# explorer encodes all its prompts) has no sampler callback to see a request come meanwhile.
-BEFORE_SAMPLING: list[Callable[[], None]] = []
-
-
 @functools.cache
 def walk_processing_class() -> type:
     """Forge's txt2img processing with the walk's conditioning and noise injected."""
@@ -60,8 +55,8 @@ def walk_processing_class() -> type:
             # Forge's sampler takes `modified_noise` in place of the seed's noise, once.
             noise = self.walk_job.noise((len(self.prompts), *self.rng.shape))
             self.modified_noise = noise.to(devices.device)
-            for check in BEFORE_SAMPLING:
-                check()
+            if self.walk_job.before_sampling is not None:
+                self.walk_job.before_sampling()
             return super().sample(*args, **kwargs)
 
     return WalkTxt2Img
