@@ -44,9 +44,10 @@ FORGE_SHIMS = """
 """
 
 
-def script_tag(source: str) -> str:
+def script_tag(source: str, name: str) -> str:
+    """An inline <script>; its sourceURL names it in the browser's profiler and console."""
     escaped = source.replace("</script", "<\\/script")  # would end the tag early
-    return f'<script type="text/javascript">\n{escaped}\n</script>'
+    return f'<script type="text/javascript">\n{escaped}\n//# sourceURL=forge_couple/{name}\n</script>'
 
 
 def javascript_files(directory: Path) -> list[Path]:
@@ -55,6 +56,6 @@ def javascript_files(directory: Path) -> list[Path]:
 
 
 def page_head(directory: Path) -> str:
-    tags = [script_tag(FORGE_SHIMS)]
-    tags += [script_tag(path.read_text(encoding="utf-8")) for path in javascript_files(directory)]
+    tags = [script_tag(FORGE_SHIMS, "forge_shims.js")]
+    tags += [script_tag(path.read_text(encoding="utf-8"), path.name) for path in javascript_files(directory)]
     return "\n".join(tags)

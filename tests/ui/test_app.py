@@ -167,6 +167,7 @@ def test_page_head_loads_every_script_after_the_forge_shims(tmp_path: Path) -> N
     assert head.count("<script") == 3
     assert head.count("</script>") == 3
     assert head.index("window.onUiLoaded") < head.index("const a = 1;") < head.index("const b")
+    assert head.index("const a = 1;") < head.index("//# sourceURL=forge_couple/a.js") < head.index("const b")
     assert page_head(tmp_path / "missing").count("<script") == 1
 
 
