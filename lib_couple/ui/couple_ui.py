@@ -86,12 +86,13 @@ def _tile_controls(is_img2img: bool, defaults: CoupleParams) -> dict[str, gr.com
 
 
 def on_new_canvas(width: float | None, height: float | None) -> tuple[Any, str]:
+    """A black canvas; the first one also opens the editor (built closed, see _paint_controls)."""
     try:
-        return mask_list.blank_canvas(
-            width, height
-        ), "Paint the region in white, then press **Add painted mask**."
+        canvas = mask_list.blank_canvas(width, height)
     except CoupleError as error:
         return gr.update(), f"⚠️ {error}"
+    status = "Paint the region in white, then press **Add painted mask**."
+    return gr.update(value=canvas, interactive=True), status
 
 
 def on_add_painted(store: str, canvas: object, weight: float | None) -> tuple[Any, str]:
@@ -107,14 +108,17 @@ def _paint_controls(masks: region_panels.MaskPanel) -> None:
             height = gr.Number(1024, label="Canvas height", precision=0, minimum=8, maximum=8192)
             new = gr.Button("New black canvas", size="sm")
         # No initial image: gradio would write it to a file while the UI is built (Neo without its
-        # tmp folder raised there); New black canvas makes one at event time.
+        # tmp folder raised there); New black canvas makes one at event time. Not interactive until
+        # then: gradio's editor is a WebGL (PIXI) app that redraws on every animation frame while it
+        # exists, closed accordion or not, and stalled the page's main thread (bench.explore_profile).
         canvas = gr.ImageEditor(
             None,
+            interactive=False,
             canvas_size=(512, 512),
             type="pil",
             image_mode="RGBA",
             sources=["upload", "clipboard"],
-            label="Paint the region (white brush) after New black canvas, or over an uploaded image",
+            label="Paint the region (white brush) after New black canvas, or over an image uploaded then",
             brush=gr.Brush(colors=["#ffffff"], default_color="#ffffff", color_mode="fixed"),
             transforms=[],
         )

@@ -57,6 +57,9 @@ def test_painted_masks_reach_the_generation(page: Page, console_errors: list[str
     set_number(page, "#txt2img_height", 64)
     set_number(page, "#txt2img_steps", 1)
     page.locator(f"{ACCORDION} .label-wrap", has_text="Paint a mask").click()
+    # gradio's editor (WebGL, redrawn every frame while it exists) only once a canvas is asked for
+    assert page.locator(f"{ACCORDION} .image-container canvas").count() == 0
+    page.locator(f"{ACCORDION} button", has_text="New black canvas").click()
     editor = page.locator(f"{ACCORDION} .image-container").last
     canvas = editor.locator("canvas").first
     editor.locator("button[aria-label='Draw button']").click()

@@ -16,7 +16,7 @@ from lib_couple.errors import CoupleError
 from lib_couple.params import CoupleParams
 from lib_couple.planning import mask_layers, plan_regions
 from lib_couple.ui import build_couple_ui, mask_list
-from lib_couple.ui.couple_ui import on_add_painted
+from lib_couple.ui.couple_ui import on_add_painted, on_new_canvas
 from lib_couple.ui.mask_list import add_mask, gallery_items, parse_masks, remove_mask, set_weights
 
 
@@ -200,6 +200,7 @@ def test_the_paint_canvas_adds_to_the_mask_list_behind_the_mapping() -> None:
         ui = build_couple_ui(True, "i2i")
     editors = [block for block in blocks.blocks.values() if isinstance(block, gr.ImageEditor)]
     assert len(editors) == 1
+    assert editors[0].interactive is False  # its WebGL app would redraw every frame from page load
     (add,) = (dep for dep in blocks.fns.values() if dep.fn is on_add_painted)
     store = add.inputs[0]
     assert add.inputs[1] is editors[0]
@@ -215,3 +216,14 @@ def test_the_paint_canvas_adds_to_the_mask_list_behind_the_mapping() -> None:
     text, status = on_add_painted("[]", value, 1.0)
     assert isinstance(text, str), status
     assert (np.asarray(mask_list.decode_mask(parse_masks(text)[0], 1)) == np.asarray(half_mask())).all()
+
+
+def test_a_new_canvas_opens_the_editor_and_a_bad_size_keeps_it_closed() -> None:
+    update, status = on_new_canvas(16, 8)
+    assert update["interactive"] is True
+    assert update["value"]["background"].size == (16, 8)
+    assert "Add painted mask" in status
+    refused, reason = on_new_canvas(0, 8)
+    assert "interactive" not in refused
+    assert "value" not in refused
+    assert "canvas width" in reason
