@@ -9,6 +9,7 @@ plain txt2img, a sampled pad click, a pre-rendered arrow and a cached Undo. Arou
 divided by them: the long tasks (over 50 ms), the main thread's time in them by trace event
 (script, style, layout, paint, GC), the functions with the most self and total time inside
 them (gradio's chunks named through their source maps, e.g. `js/image/shared/Image.svelte:12`),
+the script files' self time over the whole action,
 image decoding on every thread, and gradio's queue messages with the outputs each event sent
 and its server time. The profiler slows script by some per cent: times here are for finding
 where the time goes; `bench.explore_browser` measures the bounds.
@@ -104,6 +105,7 @@ class Kind:
     events: Times = field(default_factory=times)
     own: Times = field(default_factory=times)
     total: Times = field(default_factory=times)
+    action: Times = field(default_factory=times)  # self times over the whole action
     decode: float = 0.0
     sse: list[dict[str, Any]] = field(default_factory=list)
 
@@ -136,6 +138,7 @@ def recorded(browser: Browser, page: Page, cdp: CDPSession, action: Callable[[],
     mark = min(float(e["ts"]) for e in events if e.get("name") == MARK)
     tasks = [task for task in long_tasks(spans) if task[1] > mark]
     own, total = profile_times(profile, tasks, gradio_maps())
+    add(into.action, profile_times(profile, None, gradio_maps())[0])
     into.rounds += 1
     into.tasks_ms += [(end - start) / 1000 for start, end in tasks]
     add(into.events, self_times(spans, tasks))
@@ -238,6 +241,8 @@ def report(name: str, kind: Kind, n: int) -> str:
         *top(kind.total, per, n),
         "script files in long tasks by self time (ms per action):",
         *top(by_file(kind.own), per, n),
+        "script files over the whole action (click to settled) by self time (ms per action):",
+        *top(by_file(kind.action), per, n),
     ]
     return "\n".join(lines)
 

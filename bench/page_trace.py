@@ -117,10 +117,10 @@ def place(frame: dict[str, Any], maps: Path | None) -> str:
 
 
 def profile_times(
-    profile: dict[str, Any], windows: Sequence[Window] = (), maps: Path | None = None
+    profile: dict[str, Any], windows: Sequence[Window] | None = None, maps: Path | None = None
 ) -> tuple[Times, Times]:
     """(self, total) ms by 'function @ place' over the profile's samples, only those inside
-    `windows` when given. Total counts a function once per sample however deep it recurses."""
+    `windows` unless None. Total counts a function once per sample however deep it recurses."""
     nodes = {node["id"]: node for node in profile["nodes"]}
     parent = {child: node["id"] for node in profile["nodes"] for child in node.get("children", ())}
     label: dict[int, str] = {}
@@ -133,7 +133,7 @@ def profile_times(
     now = float(profile["startTime"])
     for sample, delta, step in zip(profile["samples"], profile["timeDeltas"], deltas, strict=True):
         now += delta
-        if windows and not any(start <= now < end for start, end in windows):
+        if windows is not None and not any(start <= now < end for start, end in windows):
             continue
         own[label[sample]] += step / 1000
         seen: set[str] = set()

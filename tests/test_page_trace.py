@@ -56,6 +56,9 @@ def test_profile_self_and_total_times() -> None:
     assert total["inner @ inner.js"] == pytest.approx(1.0)
     own, _ = profile_times(PROFILE, windows=[(500, 1500)])  # only the second sample
     assert own == {"outer @ outer.js": pytest.approx(1.0)}
+    own, total = profile_times(PROFILE, windows=[])  # no long task: nothing in one
+    assert not own
+    assert not total
 
 
 def span(name: str, ts: float, dur: float, tid: int = 1, **args: Any) -> dict[str, Any]:
