@@ -275,9 +275,16 @@ def serve(
 
     sys.stderr = UserErrorTraceFilter(sys.stderr)
     app = build_app(walk_output_dir=walk_output_dir, outputs_dir=outputs_dir, model_name=model_name)
+    app.queue().launch(server_name=host, server_port=port, app_kwargs=server_kwargs())
+
+
+def server_kwargs() -> dict[str, Any]:
+    """`Blocks.launch(app_kwargs=...)` of the app: a page that requests nothing from outside, and
+    the explorer's fast-path routes (Forge adds those in `scripts/forge_couple_walk.py`)."""
+    from lib_couple.ui.explore_fast import explore_router
     from lib_couple.ui.offline_page import offline_app_kwargs
 
-    app.queue().launch(server_name=host, server_port=port, app_kwargs=offline_app_kwargs())
+    return {**offline_app_kwargs(), "routes": explore_router().routes}
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction[Parser]) -> Parser:

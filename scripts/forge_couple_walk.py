@@ -12,6 +12,7 @@ from lib_couple.hosts.forge.explore_frames import forge_explore_pad
 from lib_couple.hosts.forge.temp_folder import ensure_temp_folder
 from lib_couple.hosts.forge.walk_frames import forge_walk_frames, forge_walk_pad
 from lib_couple.log import setup_logging
+from lib_couple.ui.explore_fast import ROUTE, explore_router
 from lib_couple.ui.walk_tab import build_walk_tab, frame_parameters
 from lib_couple.walk.frame_cache import FrameCache
 
@@ -56,6 +57,13 @@ def _walk_tab() -> list[tuple[gr.Blocks, str, str]]:
     return [(tab, "Latent Walk", "forge_couple_latent_walk")]
 
 
+def _add_explore_routes(_demo: object, app: Any) -> None:
+    """The explorer's fast-path routes on Forge's server (once: Reload UI starts the app again)."""
+    if not any(str(getattr(route, "path", "")).startswith(ROUTE) for route in app.routes):
+        app.include_router(explore_router())
+
+
 script_callbacks.on_ui_tabs(_walk_tab)
+script_callbacks.on_app_started(_add_explore_routes)
 # every sampling step: a pre-render frame stops at the next one when a real task queues
 ahead_queue.register_step_checks()

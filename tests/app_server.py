@@ -10,7 +10,6 @@ from pathlib import Path
 
 from lib_couple import app as app_module
 from lib_couple.demo.model import DemoComponents
-from lib_couple.ui.offline_page import offline_app_kwargs
 
 
 @contextmanager
@@ -28,7 +27,7 @@ def serving_app(loader: Callable[[], DemoComponents], outputs: Path | None = Non
             server_name="127.0.0.1",
             server_port=port,
             quiet=True,
-            app_kwargs=offline_app_kwargs(),  # as `serve` runs it
+            app_kwargs=app_module.server_kwargs(),  # as `serve` runs it
         )
         try:
             yield f"http://127.0.0.1:{port}/"

@@ -234,3 +234,21 @@ def test_the_tab_registers_with_txt2img_defaults_and_send_buttons(tmp_path: Path
         assert values["Width"] == 768
         assert values["Height"] == 512  # not in ui-config: Forge's
         assert sorted(b.tabname for b in forge.bindings) == ["img2img", "txt2img"]
+
+
+def test_the_explorer_fast_path_routes_are_added_to_forge_app_once() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    with fake_forge_walk() as forge:
+        load_walk_script()
+        [started] = forge.app_started
+        app = FastAPI()
+        started(None, app)
+        started(None, app)  # Reload UI starts the app again
+        paths = [str(getattr(route, "path", "")) for route in app.routes]
+        assert paths.count("/forge-couple/explore/ahead") == 1
+        assert paths.count("/forge-couple/explore/frame") == 1
+        answer = TestClient(app).get("/forge-couple/explore/ahead", params={"token": "x" * 22})
+        assert answer.status_code == 404
+        assert answer.json()["error"].startswith("token:")

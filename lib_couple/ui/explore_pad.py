@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import gradio as gr
 from PIL import Image
@@ -23,18 +24,13 @@ from PIL import Image
 from lib_couple.errors import CoupleError
 from lib_couple.limits import MAX_SEED
 from lib_couple.ui.explore_export import build_explore_export
+from lib_couple.ui.explore_fast import FAST, new_token
+from lib_couple.ui.explore_moves import Action, apply
 from lib_couple.ui.pad_image import PAD_PIXELS, draw_pad, pad_at
 from lib_couple.walk.pad import COMPASS, MAX_DIRECTIONS, Direction, Mode, PadPoint, PadState
 from lib_couple.walk.plan import WalkSettings
 from lib_couple.walk.render_ahead import Tickets, likely_next
 
-Action = Literal["show", "click", "north", "south", "east", "west", "undo", "redo", "start", "save", "load"]
-ARROWS: dict[Action, tuple[float, float]] = {
-    "north": (0.0, 1.0),
-    "west": (-1.0, 0.0),
-    "east": (1.0, 0.0),
-    "south": (0.0, -1.0),
-}
 BUTTONS: tuple[tuple[Action, str], ...] = (
     ("north", "↑"),
     ("west", "←"),
@@ -129,6 +125,19 @@ class ExploreSession:
     moved: str = "here"  # the last move, for the status line
     sampled: int = 0  # frames this explorer sampled for the page (the status line shows both)
     superseded: int = 0  # moves whose frame was never rendered: a newer move came first
+    token: str = field(default_factory=new_token)  # the fast path's name for it (explore_fast.py)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def state(self) -> PadState:
+        return self.pad.state
+
+    @property
+    def latest_move(self) -> int:
+        return self.moves.latest
+
+    def cached(self, point: PadPoint) -> Image.Image | None:
+        return self.pad.cached(point)
 
     def look_ahead(self) -> None:
         """Pre-render where the next single move would go."""
@@ -138,28 +147,6 @@ class ExploreSession:
 def _same_walk(state: PadState, new: PadState) -> bool:
     fields = ("base", "directions", "seed", "other_seed")
     return all(getattr(state, name) == getattr(new, name) for name in fields)
-
-
-def apply(state: PadState, action: Action, step: float, adaptive: bool, mode: Mode, at: PadPoint) -> str:
-    """Move the state; returns what happened, for the status line. `at` is a click's pad point."""
-    if action in ARROWS or action == "click":
-        if action == "click":
-            dx, dy = at.x - state.point.x, at.y - state.point.y
-        else:
-            dx, dy = ARROWS[action]
-        size = state.step_size(step, adaptive)
-        state.move(dx, dy, size, mode)
-        return f"step {size:.3f}"
-    if action == "undo":
-        return "undone" if state.undo() else "nothing to undo"
-    if action == "redo":
-        return "redone" if state.redo() else "nothing to redo"
-    if action == "start":
-        state.return_to_start()
-        return "back at the start"
-    if action == "save":
-        return f"saved point {state.save_point() + 1}"
-    return "loaded" if action == "load" else "here"
 
 
 ExploreUpdate = tuple[ExploreSession, Image.Image | None, Image.Image, str, str, str, str, int, int]
@@ -220,10 +207,11 @@ class ExploreHandler:
         if old is not None and old is not session:
             session.moves = old.moves  # one numbering a page: a stale ticket never matches anew
         state = session.pad.state
-        moved = apply(state, action, float(step), bool(adaptive), mode, PadPoint(*click))
-        session.target, session.look = state.point, (float(step), bool(adaptive), mode)
-        session.moved = moved
-        ticket = session.moves.issue()  # issued even when cached: older frames waiting are stale
+        with session.lock:  # the fast path reads the state and the look as one
+            moved = apply(state, action, float(step), bool(adaptive), mode, PadPoint(*click))
+            session.target, session.look = state.point, (float(step), bool(adaptive), mode)
+            session.moved = moved
+            ticket = session.moves.issue()  # issued even when cached: older frames waiting are stale
         frame = session.pad.cached(state.point)
         if frame is not None:
             ticket = SHOWN
@@ -304,7 +292,8 @@ def build_explore_pad(
             session, frame, *update = handler.move(action, session, settings, *fields, *at)
         except CoupleError as error:
             raise gr.Error(str(error)) from None
-        return (session, gr.skip() if frame is None else frame, *update)  # not ready: keep the old
+        shown = gr.skip() if frame is None else frame  # not ready: keep the old
+        return (session, shown, *update, FAST.mark(session))
 
     def run(action: Action, *values: Any) -> tuple[Any, ...]:
         return act(action, values)
@@ -334,7 +323,10 @@ def build_explore_pad(
                     lines=4,
                 )
                 with gr.Row():
-                    c["seed"] = gr.Number(1, label="Seed", precision=0, minimum=0, maximum=MAX_SEED)
+                    seed_id = "forge_couple_explore_seed"
+                    c["seed"] = gr.Number(
+                        1, label="Seed", precision=0, minimum=0, maximum=MAX_SEED, elem_id=seed_id
+                    )
                     c["other_seed"] = gr.Number(
                         2, label="Other seed", precision=0, minimum=0, maximum=MAX_SEED
                     )
@@ -366,12 +358,14 @@ def build_explore_pad(
                     label="Frame",
                     interactive=False,
                     type="pil",
+                    format="png",  # the exact frame, as the fast path shows it (webp is lossy)
                     height=PAD_PIXELS,
                     elem_id="forge_couple_explore_frame",
                 )
                 c["status"] = gr.Textbox(
                     label="Where", interactive=False, elem_id="forge_couple_explore_status"
                 )
+                c["fast"] = gr.HTML("", elem_id="forge_couple_explore_fast")  # the fast path's mark
         with gr.Accordion("State (JSON): copy to keep, paste and Load to return", open=False):
             c["state"] = gr.Code(language="json", interactive=True)
             c["load"] = gr.Button("Load", size="sm")
@@ -384,7 +378,7 @@ def build_explore_pad(
     ticket = gr.Number(SHOWN, visible=False, precision=0)
     inputs = [session, *(c[name] for name in names), *settings_inputs]
     outputs = [session, c["frame"], c["pad"], c["status"], c["state"], c["base"], c["directions"]]
-    outputs += [c["seed"], c["other_seed"], ticket]
+    outputs += [c["seed"], c["other_seed"], ticket, c["fast"]]
     # moves never sample, so they run in their own queue and are not held behind a frame; each
     # press and drag step queues (gradio's default drops events while one is pending), and the
     # frames behind a newer move are skipped by `show`

@@ -70,6 +70,12 @@ class Tickets:
         with self.lock:
             return ticket == self._latest
 
+    @property
+    def latest(self) -> int:
+        """The newest number (0 before the first)."""
+        with self.lock:
+            return self._latest
+
 
 @dataclass(frozen=True)
 class AheadJob:

@@ -23,8 +23,13 @@ def test_every_kind_is_measured_in_the_page_with_its_longest_task(
         assert results.times[kind][0] > 0
         ((start, end),) = results.spans[kind]
         assert end - start == results.times[kind][0]
+        ((whole_start, whole_end),) = results.whole[kind]
+        assert whole_start == start
+        assert whole_end >= end  # the last output comes with or after the frame
         task = results.longest_task(kind)
         assert task is None or task >= 50  # the Long Tasks API reports tasks over 50 ms (whole ms)
+        late = results.longest_task(kind, whole=True)
+        assert task is None or (late is not None and late >= task)  # the whole span holds the first
         assert 0.0 <= results.busy_share(kind) <= 1.0
         assert (results.busy_share(kind) == 0.0) == (task is None)
     # the observer saw the bench's own busy task, so "none" in the table means none

@@ -280,6 +280,8 @@ def fake_forge_walk(
         tabs: list[Callable[[], Any]] = []
         script_callbacks = sys.modules["modules.script_callbacks"]
         script_callbacks.on_ui_tabs = tabs.append  # type: ignore[attr-defined]
+        app_started: list[Callable[[Any, Any], None]] = []
+        script_callbacks.on_app_started = app_started.append  # type: ignore[attr-defined]
         denoiser_callbacks: list[Callable[[Any], None]] = []
         script_callbacks.cfg_denoiser_callbacks = denoiser_callbacks  # type: ignore[attr-defined]
         script_callbacks.on_cfg_denoiser = denoiser_callbacks.append  # type: ignore[attr-defined]
@@ -316,6 +318,7 @@ def fake_forge_walk(
                     reloads=reloads,
                     bindings=bindings,
                     tabs=tabs,
+                    app_started=app_started,
                     progress=progress,
                     queue_lock=call_queue.queue_lock,
                     denoiser_callbacks=denoiser_callbacks,

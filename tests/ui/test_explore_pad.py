@@ -349,7 +349,8 @@ def test_the_frame_event_reads_the_ticket_its_move_wrote_as_the_page_sent_it(tmp
         assert isinstance(ticket, gr.Number)
         assert not ticket.stateful
         assert ticket.visible is False
-        assert move["outputs"][-1] == ticket._id
+        assert move["outputs"][-2] == ticket._id
+        assert move["outputs"][-1] == controls["explorer"]["fast"]._id  # the fast path's mark
     assert controls["explorer"]["status"]._id in shows[0]["outputs"]
     served = page.fns[dependencies.index(shows[0])].fn
     assert served(None, 3) == (gr.skip(), gr.skip())  # no explorer yet: nothing to show
