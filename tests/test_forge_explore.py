@@ -211,3 +211,21 @@ def test_without_a_queue_nothing_renders_ahead() -> None:
         pad = ForgeExplorePad(ForgeWalkServices(), FrameCache(), new_state(), SETTINGS)
         assert pad.look_ahead(neighbours(pad)) is None
         assert forge.model.samples == []
+
+
+def test_a_show_while_the_same_neighbours_are_drawn_keeps_the_job_going() -> None:
+    with fake_forge_walk() as forge:
+        pad = ahead_pad(forge)
+        again: list[object] = []
+        # a Show of the same point while the first neighbour samples: the same plan again
+        forge.model.on_step = (
+            lambda step: again.append(pad.look_ahead(neighbours(pad))) if not again else None
+        )
+        thread = pad.look_ahead(neighbours(pad))
+        assert thread is not None
+        thread.join()
+        assert again == [thread]  # kept, not started over
+        points = neighbours(pad)
+        assert all(pad.cached(point) is not None for point in points)
+        assert len(forge.model.samples) == len(points)  # no frame drawn twice or dropped
+        assert not forge.queue_lock.locked()

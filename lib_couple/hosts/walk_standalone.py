@@ -21,7 +21,7 @@ from lib_couple.walk.output import PARAMETERS_KEY
 from lib_couple.walk.pad import PadPoint, PadState
 from lib_couple.walk.pad_space import PadSpace
 from lib_couple.walk.plan import WalkPlan, WalkSettings
-from lib_couple.walk.render_ahead import AheadJob, RenderAhead
+from lib_couple.walk.render_ahead import RenderAhead
 
 __all__ = [
     "DemoExplorePad",
@@ -259,8 +259,6 @@ class DemoExplorePad:
         self.settings = settings
         self.space = PadSpace(lambda prompt: encode_prompts(model, [prompt]))
         self.ahead = RenderAhead()
-        self._job: AheadJob | None = None
-        self._planned: tuple[PadPoint, ...] = ()  # the points the job was planned for
         self._known: dict[tuple[object, ...], tuple[torch.Tensor, torch.Tensor, str]] = {}
 
     def _latents(self, point: PadPoint) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -295,18 +293,11 @@ class DemoExplorePad:
     def look_ahead(self, points: Sequence[PadPoint]) -> threading.Thread | None:
         """Render `points` into the cache in the background (the job before is dropped); the
         thread, or None when all are cached."""
-        job, thread = self._job, self.ahead.thread
-        running = job is not None and thread is not None and thread.is_alive()
-        if (
-            running
-            and job is not None
-            and self.ahead.tickets.current(job.ticket)
-            and self._planned == tuple(points)
-        ):
-            return thread  # the same plan, still drawing (a Show on a drawn point): keep it going
-        self._planned = tuple(points)
-        self._job = self.ahead.plan(points, lambda point: self._latents(point)[2] in self.cache)
-        return self.ahead.start(self._job, self._render_ahead, self._store)
+        drawing = self.ahead.still_drawing(points)
+        if drawing is not None:
+            return drawing  # the same plan, still drawing (a Show on a drawn point): keep it going
+        job = self.ahead.plan(points, lambda point: self._latents(point)[2] in self.cache)
+        return self.ahead.start(job, self._render_ahead, self._store)
 
     def cancel_ahead(self) -> None:
         self.ahead.cancel()

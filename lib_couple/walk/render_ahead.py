@@ -108,13 +108,23 @@ class RenderAhead:
         self._control: StepControl | None = None
         self.written = 0  # frames stored, in all jobs
         self.thread: threading.Thread | None = None  # the latest job's
+        self._planned: tuple[int, tuple[PadPoint, ...]] = (0, ())  # the latest plan: ticket, points
         _live.add(self)
 
     def plan(self, points: Sequence[PadPoint], is_cached: Callable[[PadPoint], bool]) -> AheadJob:
         """A new job for the points not cached yet; the job before is cancelled."""
         self.cancel()
         ticket = self.tickets.issue()
+        self._planned = (ticket, tuple(points))
         return AheadJob(ticket, tuple(p for p in points if not is_cached(p)))
+
+    def still_drawing(self, points: Sequence[PadPoint]) -> threading.Thread | None:
+        """The running job's thread when it is current and was planned for exactly `points`: a
+        Show on a point whose neighbours are being drawn keeps the job rather than starting over."""
+        ticket, planned = self._planned
+        thread = self.thread
+        alive = thread is not None and thread.is_alive()
+        return thread if alive and planned == tuple(points) and self.tickets.current(ticket) else None
 
     def cancel(self) -> None:
         """Stop the running job within one sampling step and keep nothing of it (a real

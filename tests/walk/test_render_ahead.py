@@ -71,6 +71,28 @@ def test_a_cached_point_is_not_planned() -> None:
     assert job.points == tuple(points[1:])
 
 
+def test_only_the_current_running_job_of_the_same_points_is_still_drawing() -> None:
+    state = PadState("base", DIRECTIONS)
+    points = likely_next(state, 0.5, False, "prompt")
+    ahead = RenderAhead()
+    release = threading.Event()
+    job = ahead.plan(points, lambda p: False)
+
+    def held(point: PadPoint, control: StepControl) -> None:
+        release.wait()
+
+    thread = ahead.start(job, held, lambda p, f: None)
+    assert thread is not None
+    assert ahead.still_drawing(points) is thread
+    assert ahead.still_drawing(points[1:]) is None  # another plan
+    ahead.cancel()
+    assert ahead.still_drawing(points) is None  # stale
+    release.set()
+    thread.join()
+    job = ahead.plan(points, lambda p: False)
+    assert ahead.still_drawing(points) is None  # planned, not running
+
+
 def test_a_superseded_job_renders_nothing() -> None:
     ahead = RenderAhead()
     rendered: list[PadPoint] = []

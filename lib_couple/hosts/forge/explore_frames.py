@@ -116,6 +116,9 @@ class ForgeExplorePad:
         queue = self.queue
         if queue is None or queue.waiting():
             return None
+        drawing = self.ahead.still_drawing(points)
+        if drawing is not None:
+            return drawing  # the same plan, still drawing (a Show on a drawn point): keep it going
         job = self.ahead.plan(points, lambda point: self.cached(point) is not None)
         return self.ahead.start(job, self._render_ahead, self._store, queue.waiting)
 
