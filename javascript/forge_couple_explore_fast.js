@@ -12,8 +12,11 @@
   const FRAME = "#forge_couple_explore_frame img";
   const EXPLORER = "#forge_couple_explore";
   const PAD = "#forge_couple_explore_pad";
-  const POLL_MS = 250; // asked again while an arrow's frame is still being drawn ahead
-  const POLLS = 240; // at most a minute after a move
+  // asked again while an arrow's frame is still being drawn ahead: soon, then less often (a
+  // frame of a large model on a CPU takes a minute), for up to ten minutes after a move
+  const FIRST_POLL_MS = 250;
+  const LAST_POLL_MS = 2000;
+  const POLL_FOR_MS = 600000;
   const KEPT = 48; // preloaded pictures
   const root = () => (typeof window.gradioApp === "function" ? window.gradioApp() : document);
   const server = () => {
@@ -25,6 +28,7 @@
   let clean = false; // nothing typed since the page's last move was sent
   let offer = null; // { key, frames: { action: <img> } } for `landed`
   let timer = null;
+  let since = 0; // when the last move landed
   const pictures = new Map(); // url -> Promise of a decoded <img>, or null
 
   const drop = () => {
@@ -70,8 +74,9 @@
     }
     const drawing = ARROWS.some((action) => !frames[action]);
     const shown = Boolean(root().querySelector(FRAME)?.offsetParent);
-    if (drawing && shown && !document.hidden && polls < POLLS) {
-      timer = setTimeout(() => ask(key, polls + 1), POLL_MS);
+    const wait = Math.min(LAST_POLL_MS, FIRST_POLL_MS * 1.5 ** polls);
+    if (drawing && shown && !document.hidden && performance.now() - since < POLL_FOR_MS) {
+      timer = setTimeout(() => ask(key, polls + 1), wait);
     }
   };
 
@@ -80,6 +85,7 @@
     const key = mark ? `${mark.dataset.token} ${mark.dataset.move}` : "";
     if (!key || key === landed) return;
     landed = key;
+    since = performance.now();
     drop();
     if (clean) ask(key, 0);
   };
