@@ -17,11 +17,11 @@ from PIL import Image
 from lib_couple.demo.model import load_demo_pipeline, write_untrained_weights
 from lib_couple.errors import CoupleError
 from lib_couple.hosts.walk_standalone import demo_explore_pad
+from lib_couple.ui.explore_moves import Action
 from lib_couple.ui.explore_pad import (
     DEFAULT_BASE,
     DEFAULT_DIRECTIONS,
     SHOWN,
-    Action,
     ExploreHandler,
     ExploreSession,
     ExploreUpdate,
