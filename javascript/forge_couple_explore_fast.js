@@ -9,7 +9,8 @@
   const ARROWS = ["north", "south", "east", "west"];
   const OFFERED = new Set([...ARROWS, "undo", "redo", "start"]);
   const MARK = "#forge_couple_explore_fast [data-token]"; // each move writes its token and ticket
-  const FRAME = "#forge_couple_explore_frame img";
+  const FRAME_BLOCK = "#forge_couple_explore_frame";
+  const FRAME = `${FRAME_BLOCK} img`;
   const EXPLORER = "#forge_couple_explore";
   const PAD = "#forge_couple_explore_pad";
   // asked again while an arrow's frame is still being drawn ahead: soon, then less often (a
@@ -73,7 +74,8 @@
       mark.dataset.offeredMove = ticket;
     }
     const drawing = ARROWS.some((action) => !frames[action]);
-    const shown = Boolean(root().querySelector(FRAME)?.offsetParent);
+    // the frame's block, not its picture: before the first frame there is no <img> yet
+    const shown = Boolean(root().querySelector(FRAME_BLOCK)?.offsetParent);
     const wait = Math.min(LAST_POLL_MS, FIRST_POLL_MS * 1.5 ** polls);
     if (drawing && shown && !document.hidden && performance.now() - since < POLL_FOR_MS) {
       timer = setTimeout(() => ask(key, polls + 1), wait);

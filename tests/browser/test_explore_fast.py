@@ -61,8 +61,9 @@ def test_a_cached_move_shows_the_preloaded_frame_first_the_same_pixels_gradio_br
 ) -> None:
     show = explorer_on_seed(page, 71)
     status_after(page, show.click)
-    wait_ahead_ready(page, show)
     before = shown_frame(page)
+    # nothing pressed: the page keeps asking while the neighbours are drawn (the first Show's
+    # move landed before there was any frame on the page)
     offered(page, "north")
     page.evaluate(WATCH_JS)
     _, y, line = status_after(page, lambda: page.locator("#forge_couple_explore_north").click())
