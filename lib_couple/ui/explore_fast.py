@@ -79,15 +79,21 @@ def check_id(raw: str) -> int:
 
 
 class _Pngs:
-    """One page's frames as PNG, encoded once each and numbered, the newest KEPT_FRAMES kept."""
+    """One page's frames as PNG, encoded once each and numbered, the newest KEPT_FRAMES kept.
+    Thread-safe with a lock of its own: one page's encoding never holds up another's."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._by_id: OrderedDict[int, bytes] = OrderedDict()
         # id(image) -> (a weak reference to it, its number): an image is numbered once
         self._numbers: dict[int, tuple[weakref.ref[Image.Image], int]] = {}
         self._next = 1
 
     def number(self, image: Image.Image) -> int:
+        with self._lock:
+            return self._number(image)
+
+    def _number(self, image: Image.Image) -> int:
         known = self._numbers.get(id(image))
         if known is not None and known[0]() is image and known[1] in self._by_id:
             self._by_id.move_to_end(known[1])
@@ -104,12 +110,14 @@ class _Pngs:
         return number
 
     def get(self, number: int) -> bytes | None:
-        return self._by_id.get(number)
+        with self._lock:
+            return self._by_id.get(number)
 
 
 class FastFrames:
     """The pages' explorers by token, held weakly (a page's session state keeps its explorer
-    alive), and each one's encoded frames. Thread-safe: the routes run in the server's pool."""
+    alive), and each one's encoded frames. Thread-safe: the routes run in the server's pool; the
+    lock here guards the registry only."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -148,19 +156,19 @@ class FastFrames:
         with session.lock:
             state, look, move = session.state, session.look, session.latest_move
             targets = {action: reached(state, action, *look) for action in FAST_ACTIONS}
-        frames: dict[str, str] = {}
-        for action, point in targets.items():
-            frame = session.cached(point)
-            if frame is not None:
-                with self._lock:
-                    frames[action] = url(pngs.number(frame))
+        # undo, start and an arrow often land on one point: each point is looked up once
+        found = {point: session.cached(point) for point in set(targets.values())}
+        frames = {
+            action: url(pngs.number(frame))
+            for action, point in targets.items()
+            if (frame := found[point]) is not None
+        }
         return {"move": move, "frames": frames}
 
     def frame(self, token: str, raw_id: str) -> bytes:
         number = check_id(raw_id)
         _, pngs = self._session(token)
-        with self._lock:
-            png = pngs.get(number)
+        png = pngs.get(number)
         if png is None:
             raise FastError(404, f"id: frame {number} is no longer kept (the page asks again)")
         return png
