@@ -126,9 +126,11 @@ def stepped(point: PadPoint, dx: float, dy: float, size: float, mode: Mode = "pr
         return PadPoint(point.x, point.y, min(1.0, max(0.0, seed_t)))
     if mode != "prompt":
         raise CoupleError(f"pad mode must be 'prompt' or 'seed', got {mode!r}")
-    length = math.hypot(dx, dy)
-    if length == 0:
+    largest = max(abs(dx), abs(dy))
+    if largest == 0:
         return point
+    dx, dy = dx / largest, dy / largest  # scaled first: the length of subnormal ones rounds badly
+    length = math.hypot(dx, dy)
     x = min(PAD_RADIUS, max(-PAD_RADIUS, point.x + size * dx / length))
     y = min(PAD_RADIUS, max(-PAD_RADIUS, point.y + size * dy / length))
     return PadPoint(x, y, point.seed_t)
