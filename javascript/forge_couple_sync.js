@@ -1,8 +1,9 @@
 // Forge Couple: puts one <forge-couple-editor> in each tab's Advanced panel and keeps the
 // hidden mapping textbox (`.fc_mapping_json textarea`, the script argument) equal to it.
 //   editor -> textarea: autoSync (debounced, opts.fc_sync_delay_ms, 100 ms by default) on every
-//     fc-change; forceSync (at once) on page load, on Generate (click, capture phase), Ctrl+Enter,
-//     form submit and when the tab becomes visible. A hash of the last written text skips
+//     fc-change; forceSync (at once) on page load, on any button's click (capture phase:
+//     Generate, Save and Load preset, Send to), Ctrl+Enter, form submit and when the tab
+//     becomes visible. A hash of the last written text skips
 //     redundant input events.
 //   textarea -> editor: a value written from outside (infotext paste, Send to img2img, a loaded
 //     preset) reloads the editor. Nothing writes old states back: while the editor is mounted
@@ -203,12 +204,14 @@
 
   function setup() {
     mountAll();
-    // Capture phase: runs before Gradio's own click handler reads the inputs.
+    // Capture phase: runs before Gradio's own click handler reads the inputs. Every button,
+    // not only Generate: Save preset reads the mapping, and Load preset must find the textbox
+    // holding the editor's rows or Gradio skips writing back text it thinks is there.
     document.addEventListener(
       "click",
       (event) => {
         const target = event.target instanceof Element ? event.target : null;
-        if (target && target.closest(`#txt2img_generate, #img2img_generate`)) forceAll();
+        if (target && target.closest("button, #txt2img_generate, #img2img_generate")) forceAll();
       },
       true,
     );

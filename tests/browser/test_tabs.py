@@ -83,6 +83,9 @@ def test_each_tab_generates_with_its_own_editor_and_send_carries_the_mapping(
 
 
 def test_a_loaded_preset_is_what_the_next_generation_uses(page: Page, console_errors: list[str]) -> None:
+    """The debounced sync never fires here, so no timer decides it: Save must store the editor's
+    rows, and Load must reach the editor although it writes back the textbox's old text."""
+    page.evaluate("() => { window.opts.fc_sync_delay_ms = 600000; }")
     open_advanced(page, "txt2img")
     accordion = "#forge_couple_t2i"
     saved = [[0, 0.6, 0, 1, 1], [0.6, 1, 0, 1, 2]]
